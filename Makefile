@@ -1,0 +1,55 @@
+# retarget: `make demo` and `make test` do all the set-up on a machine with Python 3.11+ and Java 17.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := $(ROOT)/.tools
+UV := $(TOOLS)/bin/uv
+VENV := $(ROOT)/.venv
+RUN := $(VENV)/bin
+# Python caches bytecode here (the sandbox may disable it; Airflow imports are 3x slower without it).
+unexport PYTHONDONTWRITEBYTECODE
+export AIRFLOW_HOME ?= $(ROOT)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export PYSPARK_PYTHON := $(RUN)/python
+export PYSPARK_DRIVER_PYTHON := $(RUN)/python
+
+.PHONY: help java install check lint typecheck test demo bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+java: ## stop at once, with instructions, if Java 17+ is missing (Spark 4 needs it)
+	@$(ROOT)/scripts/check_java.sh
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+install: java $(VENV)/.synced ## install uv, the locked dependencies (Airflow, PySpark, ...) and this package
+
+check: install ## ruff (lint + format check) and mypy
+	$(RUN)/ruff check .
+	$(RUN)/ruff format --check .
+	$(RUN)/mypy
+
+test: install ## run the whole test suite
+	$(RUN)/pytest $(PYTEST_ARGS)
+
+demo: install ## generate a sample day of pixel logs and run the pipeline end to end through Airflow
+	$(RUN)/python $(ROOT)/scripts/demo.py
+
+bench: install ## benchmark every stage against its reference (BENCH_ARGS="--events 1000000")
+	$(RUN)/retarget bench $(BENCH_ARGS)
+
+clean: ## remove generated data and Airflow state (keeps the virtualenv)
+	rm -rf $(ROOT)/data $(ROOT)/.airflow

@@ -1,0 +1,52 @@
+"""The ``retarget`` command line. Each stage registers its own sub-command from its own module.
+
+Heavy imports (pyspark, boto3, great-expectations) happen inside the stage modules' handlers, so
+``retarget --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# (sub-command module, in pipeline order). Each module defines ``register(subparsers)`` which adds its
+# parser(s) and sets ``func`` (a callable taking the parsed args and returning an exit code).
+COMMAND_MODULES: tuple[str, ...] = ("retarget_pipeline.generate.cli",)
+
+
+class UsageError(Exception):
+    """A user error with a clear message; printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retarget",
+        description="Retargeting and ad-audience pipeline: pixel logs -> lake -> segments -> quality gate -> "
+        "ad-platform audience files.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"retarget {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

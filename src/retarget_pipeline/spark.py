@@ -1,0 +1,77 @@
+"""SparkSession creation: one place for Spark settings, tuned for a small machine, overridable for clusters.
+
+Precedence (later wins): :data:`SMALL_MACHINE_DEFAULTS` < ``RETARGET_SPARK_CONF`` (a file of
+``key value`` lines, like spark-defaults.conf) < explicit ``conf`` arguments. The master comes from the
+argument, else ``RETARGET_SPARK_MASTER``, else what spark-submit set, else ``local[*]``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SMALL_MACHINE_DEFAULTS: dict[str, str] = {
+    # 2-8 cores: a few shuffle partitions, AQE coalesces further.
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.adaptive.skewJoin.enabled": "true",
+    "spark.sql.autoBroadcastJoinThreshold": str(32 * 1024 * 1024),
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.files.maxPartitionBytes": str(128 * 1024 * 1024),
+    "spark.sql.files.maxRecordsPerFile": "5000000",
+    "spark.driver.memory": "2g",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+def read_conf_file(path: Path) -> dict[str, str]:
+    """Parse a spark-defaults style file: ``key value`` or ``key=value`` per line, ``#`` comments."""
+    conf: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.replace("=", " ", 1).partition(" ")
+        if not sep or not value.strip():
+            raise ValueError(f"{path}:{number}: expected 'key value', got {line!r}")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def effective_conf(conf: dict[str, str] | None = None) -> dict[str, str]:
+    """The merged Spark settings this process would use."""
+    merged = dict(SMALL_MACHINE_DEFAULTS)
+    conf_file = os.environ.get("RETARGET_SPARK_CONF")
+    if conf_file:
+        merged.update(read_conf_file(Path(conf_file)))
+    merged.update(conf or {})
+    return merged
+
+
+def get_spark(app_name: str, master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
+    """Create (or reuse) the SparkSession with the project's settings."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    chosen = master or os.environ.get("RETARGET_SPARK_MASTER")
+    already_submitted = "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or os.environ.get(
+        "SPARK_ENV_LOADED"
+    )
+    if chosen:
+        builder = builder.master(chosen)
+    elif not already_submitted:
+        builder = builder.master("local[*]")
+    for key, value in effective_conf(conf).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
