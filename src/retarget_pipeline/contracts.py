@@ -76,7 +76,7 @@ class Field:
     @property
     def enum(self) -> list[str] | None:
         values = self.spec.get("enum")
-        return [str(v) for v in values] if values else None
+        return [str(v) for v in values if v is not None] if values else None
 
 
 @dataclass(frozen=True)

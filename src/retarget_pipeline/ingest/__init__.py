@@ -1,0 +1,1 @@
+"""Ingest stage: landing files -> validated, pseudonymised, deduplicated lake events."""
