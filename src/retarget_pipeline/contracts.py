@@ -250,3 +250,47 @@ def markdown_table(name: str, major: int = 1) -> str:
         pii = f" **PII ({f.pii})**: raw only inbound." if f.pii else ""
         rows.append(f"| `{f.name}` | {arrow_t} | {'yes' if not f.nullable else 'no'} | {f.description}{extra}{pii} |")
     return "\n".join(rows)
+
+
+DOCUMENTED_CONTRACTS: tuple[str, ...] = (
+    "pixel_event",
+    "lake_event",
+    "identity_match_keys",
+    "segment_membership",
+    "segment_stats",
+)
+_DOCS_BEGIN = "<!-- BEGIN GENERATED: python -m retarget_pipeline.contracts -->"
+_DOCS_END = "<!-- END GENERATED -->"
+
+
+def render_docs() -> str:
+    """The generated part of ``schemas/README.md``: one field table per contract."""
+    parts = [_DOCS_BEGIN]
+    for name in DOCUMENTED_CONTRACTS:
+        contract = load_contract(name)
+        title = contract.schema.get("title", name)
+        parts += [
+            f"\n### {title} — `{contract.path.name}` (v{contract.version})\n",
+            str(contract.schema.get("description", "")),
+            "",
+            markdown_table(name),
+        ]
+    parts.append(_DOCS_END)
+    return "\n".join(parts) + "\n"
+
+
+def update_docs(readme: Path) -> bool:
+    """Rewrite the generated section of ``readme``; True if it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(_DOCS_BEGIN), text.find(_DOCS_END)
+    if start < 0 or end < 0:
+        raise ContractError(f"{readme}: generated-section markers not found")
+    new = text[:start] + render_docs().rstrip("\n") + text[end + len(_DOCS_END) :]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":
+    changed = update_docs(schemas_dir() / "README.md")
+    print("schemas/README.md updated" if changed else "schemas/README.md already up to date")

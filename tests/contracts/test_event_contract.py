@@ -73,3 +73,9 @@ def test_bad_contract_errors_name_the_file_and_field(tmp_path) -> None:  # type:
         contracts.parse_contract(bad)
     with pytest.raises(contracts.ContractError, match="unknown contract 'nope'"):
         contracts.load_contract("nope")
+
+
+def test_schema_docs_are_generated_from_the_contracts() -> None:
+    readme = (contracts.schemas_dir() / "README.md").read_text(encoding="utf-8")
+    assert contracts.render_docs().strip() in readme, "run: python -m retarget_pipeline.contracts"
+    assert "| `email` | string | no |" in readme
