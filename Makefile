@@ -10,6 +10,7 @@ VENV := $(ROOT)/.venv
 RUN := $(VENV)/bin
 # Python caches bytecode here (the sandbox may disable it; Airflow imports are 3x slower without it).
 unexport PYTHONDONTWRITEBYTECODE
+export UV_PYTHON_DOWNLOADS := never
 export AIRFLOW_HOME ?= $(ROOT)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
