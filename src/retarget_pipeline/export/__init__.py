@@ -1,0 +1,1 @@
+"""Export stage: segment membership + identity match keys -> ad-platform audience files with manifests."""
