@@ -30,7 +30,9 @@ def extra_value(value: Any) -> str:
 
 
 def flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
-    """Objects become dotted keys; leaves and lists become ``extra_value`` strings."""
+    """Objects become dotted keys; leaves and lists become ``extra_value`` strings; nulls are left out."""
+    if value is None:
+        return
     if isinstance(value, dict) and value:
         for key, item in value.items():
             flatten(item, f"{prefix}.{key}" if prefix else str(key), out)

@@ -47,7 +47,7 @@ _TRACK_EVENTS: dict[str, str] = {
 }
 # Dotted paths never copied to extra (profile data / raw identifiers), besides the ones mapped.
 _DROPPED_PREFIXES = ("traits", "context.traits", "context.consent", "context.consentManagement")
-_DROPPED_KEYS = frozenset({"previousId", "request_ip", "properties.email", "properties.phone"})
+_DROPPED_KEYS = frozenset({"userId", "previousId", "context.ip", "request_ip", "properties.email", "properties.phone"})
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -115,6 +115,8 @@ class SegmentAdapter(Adapter):
         take("advertising_id", "context.device.advertisingId")
         take("email", "traits.email", "context.traits.email", "properties.email")
         take("phone", "traits.phone", "context.traits.phone", "properties.phone")
+        if record.get("referrer") == "$direct":  # RudderStack's marker for "no referrer"
+            del record["referrer"]
         self._map_product(obj, event_type, record, used)
         record["consent"] = _consent(_get(obj, "context"))
         record["extra"] = _extra(obj, used)
