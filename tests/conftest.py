@@ -33,3 +33,42 @@ def spark() -> Iterator[object]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server (moto's ThreadedMotoServer) on 127.0.0.1 and a free port.
+
+    Yields its endpoint URL. State is shared for the session: use a fresh bucket per test (``s3_bucket``).
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket on ``s3_server``; fake AWS credentials and ``RETARGET_S3_ENDPOINT_URL`` are set
+    in the environment for this test. Returns ``s3://<bucket>``."""
+    import re
+    import uuid
+
+    import boto3
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing-access-key",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "RETARGET_S3_ENDPOINT_URL": s3_server,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "RETARGET_S3_SSE"):
+        monkeypatch.delenv(name, raising=False)
+    stem = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"{stem}-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}"
