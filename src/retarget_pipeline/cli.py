@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 # (sub-command module, in pipeline order). Each module defines ``register(subparsers)`` which adds its
 # parser(s) and sets ``func`` (a callable taking the parsed args and returning an exit code).
-COMMAND_MODULES: tuple[str, ...] = ("retarget_pipeline.generate.cli", "retarget_pipeline.export.normalize_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "retarget_pipeline.generate.cli",
+    "retarget_pipeline.export.normalize_cli",
+    "retarget_pipeline.export.cli",
+)
 
 
 class UsageError(Exception):

@@ -1,0 +1,189 @@
+"""``run_export``: segment membership + identity match keys -> one destination's audience deliveries.
+
+Per segment: keep exportable rows only (never holdout, never suppressed), lay them out in the destination's
+format, diff against the last delivered state (incremental) or send everything (full), split + gzip, publish with
+the manifest last, move ``_latest.json``, then record the delivered state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from retarget_pipeline.export import incremental
+from retarget_pipeline.export.destinations import (
+    DESTINATION_TYPES,
+    DestinationConfig,
+    ExportConfigError,
+    load_destinations,
+)
+from retarget_pipeline.export.formats import Layout, Row, build_layout, csv_header, gzip_bytes, split_csv
+from retarget_pipeline.export.inputs import (
+    ExportInputError,
+    available_as_of,
+    available_segments,
+    read_match_keys,
+    read_membership,
+)
+from retarget_pipeline.export.manifest import DeliveryFile, build_manifest, content_hash, delivery_id, delivery_prefix
+from retarget_pipeline.export.publish import is_complete, publish_delivery, update_latest
+from retarget_pipeline.storage import Store, open_store
+
+log = logging.getLogger(__name__)
+MODES = ("full", "incremental")
+
+
+def is_exportable(row: dict[str, Any]) -> bool:
+    """Belt and braces: the flag AND its definition (not holdout, not suppressed)."""
+    return bool(row["exportable"]) and not row["is_holdout"] and row["suppression_reason"] is None
+
+
+def membership_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    reasons = Counter(str(r["suppression_reason"]) for r in rows if r["suppression_reason"] is not None)
+    return {
+        "members": len(rows),
+        "exportable": sum(1 for r in rows if is_exportable(r)),
+        "holdout": sum(1 for r in rows if r["is_holdout"]),
+        "suppressed": sum(reasons.values()),
+        "suppressed_by_reason": dict(sorted(reasons.items())),
+    }
+
+
+def _definition_hash(rows: list[dict[str, Any]], segment: str) -> str:
+    hashes = {str(r["definition_hash"]) for r in rows}
+    if len(hashes) > 1:
+        raise ExportInputError(f"segment {segment!r}: field 'definition_hash': {len(hashes)} different values")
+    return hashes.pop() if hashes else ""
+
+
+def _files(
+    layout: Layout, adds: list[Row], removes: list[Row], cfg: DestinationConfig, full: bool
+) -> list[DeliveryFile]:
+    out: list[DeliveryFile] = []
+    for action, stem, rows in (("add", "part", adds), ("remove", "remove", removes)):
+        chunks = list(split_csv(layout.columns, rows, cfg.max_rows_per_file, cfg.max_bytes_per_file))
+        if not chunks and action == "add" and full:
+            chunks = [csv_header(layout.columns)]  # an empty full audience still empties the platform's list
+        for number, chunk in enumerate(chunks, start=1):
+            out.append(DeliveryFile(f"{stem}-{number:05d}.csv.gz", action, chunk.count(b"\n") - 1, gzip_bytes(chunk)))
+    return out
+
+
+def export_segment(
+    *,
+    lake: Store,
+    out: Store,
+    cfg: DestinationConfig,
+    as_of: date,
+    mode: str,
+    keys: dict[tuple[str, str], str],
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Export one segment to one destination; returns its JSON-able summary."""
+    rows = read_membership(lake, as_of, cfg.segment)
+    definition_hash = _definition_hash(rows, cfg.segment)
+    layout = build_layout(cfg, [r for r in rows if is_exportable(r)], keys, as_of)
+    full = mode == "full"
+    baseline = None if full else incremental.load_baseline(out, cfg.destination, cfg.segment, as_of)
+    change = incremental.diff(layout, baseline)
+    summary: dict[str, Any] = {
+        "segment": cfg.segment,
+        "adds": len(change.adds),
+        "removes": len(change.removes),
+        "total": len(layout.rows),
+        "baseline_as_of": baseline.as_of.isoformat() if baseline else None,
+    }
+    if not full and not change.adds and not change.removes:
+        return {**summary, "status": "unchanged", "delivery_id": None, "prefix": None}
+    files = _files(layout, change.adds, change.removes, cfg, full)
+    ident = delivery_id(mode, as_of, definition_hash, content_hash(files))
+    prefix = delivery_prefix(cfg.destination, cfg.segment, as_of, ident)
+    summary.update(delivery_id=ident, prefix=prefix, files=[f.name for f in files])
+    if dry_run:
+        return {**summary, "status": "dry_run"}
+    manifest = build_manifest(
+        destination=cfg.destination,
+        segment=cfg.segment,
+        as_of=as_of,
+        mode=mode,
+        ident=ident,
+        definition_hash=definition_hash,
+        baseline=(baseline.as_of.isoformat(), baseline.delivery_id) if baseline else None,
+        columns=layout.columns,
+        counts={"adds": len(change.adds), "removes": len(change.removes), "total": len(layout.rows)},
+        membership=membership_counts(rows),
+        files=files,
+        limits={"max_rows_per_file": cfg.max_rows_per_file, "max_bytes_per_file": cfg.max_bytes_per_file},
+    )
+    status = "already_delivered" if is_complete(out, prefix) else "delivered"
+    if status == "delivered":
+        publish_delivery(out, prefix, files, manifest)
+        log.info(
+            "export %s/%s as_of=%s: delivered %s (%d files)", cfg.destination, cfg.segment, as_of, ident, len(files)
+        )
+    # Also on a no-op re-run: repairs a run that died between the manifest and these two steps.
+    update_latest(out, cfg.destination, cfg.segment, prefix, manifest)
+    incremental.save_state(out, cfg.destination, cfg.segment, as_of, ident, layout)
+    return {**summary, "status": status}
+
+
+def _targets(
+    config: dict[str, dict[str, DestinationConfig]], destination: str, wanted: list[str] | None, built: list[str]
+) -> tuple[list[DestinationConfig], list[dict[str, str]]]:
+    configured = sorted(s for s, dests in config.items() if destination in dests)
+    skipped: list[dict[str, str]] = []
+    if wanted is None:
+        skipped = [
+            {"segment": s, "reason": "no membership partition for this as_of"} for s in configured if s not in built
+        ]
+        return [config[s][destination] for s in configured if s in built], skipped
+    for segment in wanted:
+        if segment not in configured:
+            raise ExportConfigError(f"segment {segment!r}: not configured for destination {destination!r}")
+        if segment not in built:
+            raise ExportInputError(f"segment {segment!r}: no membership partition for this as_of")
+    return [config[s][destination] for s in wanted], skipped
+
+
+def run_export(
+    *,
+    lake: str,
+    destination: str,
+    to: str,
+    mode: str = "full",
+    as_of: date | None = None,
+    segments: list[str] | None = None,
+    dry_run: bool = False,
+    config_path: str | None = None,
+) -> dict[str, Any]:
+    """Export the configured segments of ``lake`` to ``destination`` under the delivery root ``to``."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if destination not in DESTINATION_TYPES:
+        raise ValueError(f"destination {destination!r}: expected one of {', '.join(DESTINATION_TYPES)}")
+    config = load_destinations(config_path)
+    lake_store, out_store = open_store(lake), open_store(to)
+    if as_of is None:
+        dates = available_as_of(lake_store)
+        if not dates:
+            raise ExportInputError(f"{lake_store.describe('segments/')}: no as_of=YYYY-MM-DD partitions")
+        as_of = dates[-1]
+    targets, skipped = _targets(config, destination, segments, available_segments(lake_store, as_of))
+    platform = DESTINATION_TYPES[destination].platform
+    keys = read_match_keys(lake_store, platform) if platform and targets else {}
+    results = [
+        export_segment(lake=lake_store, out=out_store, cfg=cfg, as_of=as_of, mode=mode, keys=keys, dry_run=dry_run)
+        for cfg in targets
+    ]
+    return {
+        "destination": destination,
+        "as_of": as_of.isoformat(),
+        "mode": mode,
+        "dry_run": dry_run,
+        "to": to,
+        "segments": results,
+        "skipped": skipped,
+        "unchanged": [r["segment"] for r in results if r["status"] in ("unchanged", "already_delivered")],
+    }
