@@ -1,0 +1,115 @@
+"""
+### audience_build
+
+Build the audience segments for one as-of date with Spark (`jobs/segment_build.py` through
+`SparkSubmitOperator` on the **spark_default** connection), then publish the **retarget_audiences** asset
+(its `extra` carries `as_of` and segment sizes; that event triggers `audience_export`).
+
+* Runs daily at 03:00 UTC for the previous day, **and** whenever `pixel_ingest` updates the lake
+  (as-of = the newest event date the ingest touched).
+* Spark master: the `spark_default` connection, e.g.
+  `AIRFLOW_CONN_SPARK_DEFAULT='{"conn_type": "spark", "host": "local[*]"}'` or `spark://host:7077`.
+* A dry run validates the segment definitions and plans the job without writing; no asset event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from retarget_pipeline.orchestration.assets import audiences_asset, lake_events_asset
+from retarget_pipeline.orchestration.locations import segment_job_path, spark_submit_env
+
+LAKE_EVENTS = lake_events_asset()
+AUDIENCES = audiences_asset()
+
+
+@dag(
+    dag_id="audience_build",
+    doc_md=__doc__,
+    # Daily at 03:00 UTC (data interval = the previous 24 h) OR on every lake-events asset event.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC", interval=timedelta(days=1)),
+        assets=LAKE_EVENTS,
+    ),
+    start_date=datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["retarget", "segments", "spark"],
+    default_args={
+        "owner": "retarget",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="As-of date",
+            description="Build date (YYYY-MM-DD). Empty: the newest date the triggering ingest touched, "
+            "else the schedule's day.",
+        ),
+        "segments": Param(
+            None,
+            type=["null", "array", "string"],
+            items={"type": "string"},
+            title="Segments",
+            description="Segment names to build (a list, or 'a,b'). Empty: every segment in the config.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Validate definitions and plan the Spark job without writing segments.",
+        ),
+    },
+)
+def audience_build() -> None:
+    @task(multiple_outputs=True)
+    def plan_build(**context: Any) -> dict[str, Any]:
+        from retarget_pipeline.orchestration.build import event_dates_from_asset_events, plan_build
+
+        events = context.get("triggering_asset_events") or {}
+        dag_run = context["dag_run"]
+        return plan_build(
+            context["params"],
+            triggering_event_dates=event_dates_from_asset_events(events.get(LAKE_EVENTS, [])),
+            interval_start=context.get("data_interval_start"),
+            run_after=getattr(dag_run, "run_after", None),
+        )
+
+    plan = plan_build()
+
+    build_segments = SparkSubmitOperator(
+        task_id="build_segments",
+        conn_id="spark_default",
+        application=segment_job_path(),
+        application_args=plan["args"],
+        name="retarget-segment-build",
+        env_vars=spark_submit_env(),
+        conf={"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false"},
+        driver_memory="2g",
+    )
+
+    @task(outlets=[AUDIENCES])
+    def publish_audiences(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from retarget_pipeline.orchestration.build import read_segment_sizes
+
+        if plan["dry_run"]:
+            raise AirflowSkipException("dry run: nothing was written, so no audience asset event")
+        sizes = read_segment_sizes(plan["lake"], plan["as_of"])
+        context["outlet_events"][AUDIENCES].extra = {"as_of": plan["as_of"], "segments": sizes}
+        return {"as_of": plan["as_of"], "out": plan["out"], "segments": sizes}
+
+    build_segments >> publish_audiences(plan)
+
+
+audience_build()

@@ -1,0 +1,106 @@
+"""``audience_build`` task callables: pick the as-of date and segments, build spark-submit arguments, and read
+back the segment sizes the Spark job wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from retarget_pipeline.orchestration.locations import lake_root, segments_root
+
+
+def parse_segments(value: object) -> list[str]:
+    """The ``segments`` Param (a list of names or one comma-separated string; empty = all) as a clean list."""
+    if value is None:
+        return []
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else value  # type: ignore[assignment]
+    if not isinstance(items, Iterable):
+        raise ValueError(f"param segments: expected a list of names or 'a,b', got {value!r}")
+    names = [str(item).strip() for item in items]
+    return sorted({n for n in names if n})
+
+
+def parse_date(value: object, name: str) -> date:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ValueError(f"param {name}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def resolve_as_of(
+    params: Mapping[str, Any],
+    *,
+    triggering_event_dates: Sequence[str],
+    interval_start: datetime | None,
+    run_after: datetime | None,
+) -> date:
+    """The build date: the ``as_of`` Param, else the newest event date named by the triggering asset events,
+    else the (daily) data interval's start date, else the run's ``run_after`` date. Never "now"."""
+    if params.get("as_of"):
+        return parse_date(params["as_of"], "as_of")
+    if triggering_event_dates:
+        return max(parse_date(d, "triggering asset event_dates") for d in triggering_event_dates)
+    if interval_start is not None:
+        return interval_start.date()
+    if run_after is not None:
+        return run_after.date()
+    raise ValueError("cannot tell the as-of date: give the as_of param")
+
+
+def event_dates_from_asset_events(events: Iterable[Any]) -> list[str]:
+    """``event_dates`` from the ``extra`` of triggering lake-events asset events (ignores other shapes)."""
+    dates: set[str] = set()
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        dates.update(str(d) for d in extra.get("event_dates", []) or [])
+    return sorted(dates)
+
+
+def plan_build(
+    params: Mapping[str, Any],
+    *,
+    triggering_event_dates: Sequence[str] = (),
+    interval_start: datetime | None = None,
+    run_after: datetime | None = None,
+) -> dict[str, Any]:
+    """What to build: lake, as_of, output folder, segments, dry_run, and the spark-submit ``args``."""
+    as_of = resolve_as_of(
+        params, triggering_event_dates=triggering_event_dates, interval_start=interval_start, run_after=run_after
+    )
+    lake = lake_root()
+    out = segments_root(lake)
+    segments = parse_segments(params.get("segments"))
+    dry_run = bool(params.get("dry_run", False))
+    args = ["--lake", lake, "--as-of", as_of.isoformat(), "--out", out]
+    if segments:
+        args += ["--segments", ",".join(segments)]
+    if params.get("config_path"):
+        args += ["--config", str(params["config_path"])]
+    if dry_run:
+        args.append("--dry-run")
+    return {
+        "lake": lake,
+        "as_of": as_of.isoformat(),
+        "out": out,
+        "segments": segments,
+        "dry_run": dry_run,
+        "args": args,
+    }
+
+
+def read_segment_sizes(lake: str, as_of: str) -> dict[str, dict[str, int]]:
+    """Per-segment ``qualified``/``exportable`` counts from ``<lake>/segment_stats/as_of=<as_of>/``."""
+    import pyarrow.dataset as ds
+
+    folder = f"{lake.rstrip('/')}/segment_stats/as_of={as_of}"
+    if "://" not in folder and not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: the segment build wrote no stats for as_of={as_of}")
+    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table(
+        columns=["segment", "qualified", "exportable"]
+    )
+    sizes: dict[str, dict[str, int]] = {}
+    for row in table.to_pylist():
+        sizes[str(row["segment"])] = {"qualified": int(row["qualified"]), "exportable": int(row["exportable"])}
+    return dict(sorted(sizes.items()))

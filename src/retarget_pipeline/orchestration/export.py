@@ -1,0 +1,181 @@
+"""``audience_export`` task callables: plan, quality gate, one export per destination, run summary."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from retarget_pipeline.config import project_root
+from retarget_pipeline.orchestration.build import parse_date, parse_segments
+from retarget_pipeline.orchestration.locations import deliveries_root, join, lake_root
+
+MODES: tuple[str, ...] = ("full", "incremental")
+# Used when config/destinations.yaml has not been written yet.
+FALLBACK_DESTINATIONS: tuple[str, ...] = ("google_ads", "meta", "ttd_uid2")
+
+
+class GateFailedError(RuntimeError):
+    """The quality gate blocked the export (and no override with a reason was given)."""
+
+
+@cache
+def destination_names(config_path: str | None = None) -> tuple[str, ...]:
+    """Destination names from ``config/destinations.yaml`` (a mapping of name -> settings, or a list of
+    ``{name: ...}``, optionally under a top-level ``destinations`` key); the fallback list if it is absent.
+
+    Read once per process: the DAG's ``destinations`` enum comes from here, so the trigger form always offers
+    what the config defines (a tiny file; the one bit of parse-time I/O we allow, on purpose).
+    """
+    path = Path(config_path) if config_path else project_root() / "config" / "destinations.yaml"
+    if not path.is_file():
+        return FALLBACK_DESTINATIONS
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(data, Mapping) and "destinations" in data:
+        data = data["destinations"]
+    if isinstance(data, Mapping):
+        names = [str(k) for k in data]
+    elif isinstance(data, list):
+        names = [str(item["name"]) if isinstance(item, Mapping) else str(item) for item in data]
+    else:
+        raise ValueError(f"{path}: expected a mapping or list of destinations, got {type(data).__name__}")
+    return tuple(names) or FALLBACK_DESTINATIONS
+
+
+def as_of_from_asset_events(events: Iterable[Any]) -> str | None:
+    """The newest ``as_of`` named by triggering audience asset events, if any."""
+    dates = [str((getattr(e, "extra", None) or {}).get("as_of")) for e in events]
+    dates = [d for d in dates if d and d != "None"]
+    return max(dates) if dates else None
+
+
+def plan_export(
+    params: Mapping[str, Any], *, triggering_as_of: str | None, fallback_as_of: str | None
+) -> dict[str, Any]:
+    """Resolve the run's Params into what the gate and the exports need (validated, JSON-able)."""
+    raw_as_of = params.get("as_of") or triggering_as_of or fallback_as_of
+    if not raw_as_of:
+        raise ValueError("cannot tell which build to export: give the as_of param")
+    as_of = parse_date(raw_as_of, "as_of").isoformat()
+    known = destination_names()
+    destinations = parse_segments(params.get("destinations")) or list(known)
+    unknown = sorted(set(destinations) - set(known))
+    if unknown:
+        raise ValueError(f"param destinations: unknown {unknown}; expected some of {list(known)}")
+    mode = str(params.get("mode") or "full")
+    if mode not in MODES:
+        raise ValueError(f"param mode: expected one of {list(MODES)}, got {mode!r}")
+    override = bool(params.get("gate_override", False))
+    reason = str(params.get("override_reason") or "").strip()
+    if override and not reason:
+        raise ValueError("param override_reason: required when gate_override is true (it is recorded)")
+    return {
+        "lake": lake_root(),
+        "deliveries": deliveries_root(),
+        "as_of": as_of,
+        "segments": parse_segments(params.get("segments")),
+        "destinations": destinations,
+        "mode": mode,
+        "dry_run": bool(params.get("dry_run", False)),
+        "gate_override": override,
+        "override_reason": reason,
+    }
+
+
+def quality_gate_available() -> bool:
+    return importlib.util.find_spec("retarget_pipeline.quality") is not None and (
+        importlib.util.find_spec("retarget_pipeline.quality.gate") is not None
+    )
+
+
+def run_quality_gate(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the quality gate on the build being exported; raise :class:`GateFailedError` if it blocks.
+
+    An override (with its reason) lets a failed or unavailable gate through and is recorded in the result.
+    """
+    override = bool(plan.get("gate_override"))
+    if not quality_gate_available():
+        result: dict[str, Any] = {"status": "unavailable", "passed": False, "checks": []}
+    else:
+        gate = importlib.import_module("retarget_pipeline.quality.gate")
+        result = dict(gate.run_gate(lake=plan["lake"], as_of=plan["as_of"], segments=plan["segments"] or None))
+        result.setdefault("status", "passed" if result.get("passed") else "failed")
+    result.update(overridden=False, override_reason=None)
+    if not result.get("passed"):
+        if not override:
+            raise GateFailedError(
+                f"quality gate {result['status']} for as_of={plan['as_of']}: exports blocked "
+                "(re-run with gate_override=true and an override_reason to ship anyway)"
+            )
+        result.update(overridden=True, override_reason=plan.get("override_reason"))
+    return result
+
+
+def run_destination_export(plan: Mapping[str, Any], destination: str) -> dict[str, Any]:
+    """Export the plan's segments to one destination; a small JSON-able summary of what was delivered."""
+    from retarget_pipeline.export.run import run_export
+
+    result = run_export(
+        lake=plan["lake"],
+        destination=destination,
+        to=plan["deliveries"],
+        mode=plan["mode"],
+        as_of=plan["as_of"],
+        segments=plan["segments"] or None,
+        dry_run=plan["dry_run"],
+    )
+    return compact(dict(result), destination)
+
+
+def compact(result: Mapping[str, Any], destination: str) -> dict[str, Any]:
+    """Keep XCom small: scalar fields and short lists only (file lists over 50 entries become counts)."""
+    out: dict[str, Any] = {"destination": destination}
+    for key, value in result.items():
+        if isinstance(value, list | tuple) and len(value) > 50:
+            out[f"{key}_count"] = len(value)
+        else:
+            out[key] = value
+    return out
+
+
+def summarize_run(
+    plan: Mapping[str, Any], gate: Mapping[str, Any], exports: Sequence[Mapping[str, Any]], run_id: str
+) -> dict[str, Any]:
+    """The export run's record: plan, gate outcome, per-destination results. Written next to the deliveries
+    (``<deliveries>/_runs/``) for a local deliveries folder, and returned for XCom."""
+    summary = {
+        "run_id": run_id,
+        "as_of": plan["as_of"],
+        "mode": plan["mode"],
+        "dry_run": plan["dry_run"],
+        "segments": plan["segments"],
+        "gate": dict(gate),
+        "exports": [dict(e) for e in exports],
+    }
+    root = str(plan["deliveries"])
+    if "://" not in root:
+        summary["summary_file"] = _write_json_atomic(
+            Path(join(root, "_runs", f"audience_export-{plan['as_of']}-{_safe(run_id)}.json")), summary
+        )
+    return summary
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+    return str(path)
