@@ -101,9 +101,15 @@ def _split_target(target: str) -> tuple[str, str]:
 
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
+
+
+def _quoted(name: str) -> str:
+    return rf'"(?P<{name}>(?:[^"\\]|\\.)*)"'
+
+
 _NGINX = re.compile(
-    rf"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] {_QUOTED} (?P<status>\d{{3}}) (?P<bytes>\S+)"
-    rf" {_QUOTED} {_QUOTED}(?P<rest>(?: {_QUOTED})*)\s*$"
+    rf"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] {_quoted('request')} (?P<status>\d{{3}}) (?P<bytes>\S+)"
+    rf" {_quoted('referer')} {_quoted('agent')}(?P<rest>(?: {_QUOTED})*)\s*$"
 )
 _TRAILING = re.compile(_QUOTED)
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
@@ -164,7 +170,7 @@ class NginxAdapter(Adapter):
         match = _NGINX.match(text)
         if not match:
             raise AdapterError("malformed_line", f"line {line_no}: not an nginx combined log line")
-        request, referer, agent = match.group(5), match.group(8), match.group(9)
+        request, referer, agent = match.group("request"), match.group("referer"), match.group("agent")
         method, _, rest = (_unescape(request) or "").partition(" ")
         target = rest.rsplit(" ", 1)[0] if rest.count(" ") else rest
         path, query = _split_target(target)
