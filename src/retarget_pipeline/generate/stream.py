@@ -1,0 +1,140 @@
+"""The streaming loop: hour by hour, sessions -> delivered lines -> a heap keyed by received time -> files.
+
+Memory stays bounded whatever ``--events`` is: people are rebuilt from their index (nothing per visitor is
+kept), and the heap only holds lines received after the hour being generated (in-flight sessions and late
+batches, at most ~10 h of late lines).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from retarget_pipeline.generate import people
+from retarget_pipeline.generate.behaviour import Event, Funnel, SessionBuilder
+from retarget_pipeline.generate.catalog import Catalog
+from retarget_pipeline.generate.delivery import Delivery
+from retarget_pipeline.generate.settings import GeneratorSettings
+from retarget_pipeline.generate.writer import HOUR_MS, HourlyWriter, Sink
+
+# Relative traffic per UTC hour of day for a European shop: quiet nights, lunch bump, evening peak.
+DIURNAL = (
+    0.25, 0.15, 0.1, 0.08, 0.08, 0.12, 0.25, 0.45, 0.6, 0.7, 0.75, 0.8,
+    0.9, 0.85, 0.8, 0.8, 0.85, 0.95, 1.0, 1.0, 0.95, 0.8, 0.6, 0.4,
+)  # fmt: skip
+# Prior for the adaptive bot share (see _Mix): typical lines per human and per bot session.
+_HUMAN_LINES, _BOT_LINES = 7.0, 22.5
+
+
+@dataclass
+class Summary:
+    lines: int = 0
+    sessions: int = 0
+    bot_sessions: int = 0
+    bot_lines: int = 0
+    files: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class _Mix:
+    """Chooses bot sessions so bot *lines* track ``bot_rate`` of all lines.
+
+    The base session probability follows from the mean session sizes seen so far; it is then scaled by the
+    current shortfall (in bot sessions' worth of lines), so the share stays close to the target even in small
+    runs while bot sessions still arrive at random moments. Deterministic: it depends only on what was drawn.
+    """
+
+    def __init__(self, bot_rate: float) -> None:
+        self.rate = bot_rate
+        self.human = [_HUMAN_LINES, 1.0]  # line total, session count (with the prior as one pseudo-session)
+        self.bot = [_BOT_LINES, 1.0]
+
+    def bot_probability(self) -> float:
+        if not self.rate:
+            return 0.0
+        h, b = self.human[0] / self.human[1], self.bot[0] / self.bot[1]
+        r = self.rate
+        base = r * h / (r * h + (1 - r) * b)
+        lines = self.human[0] + self.bot[0] - _HUMAN_LINES - _BOT_LINES
+        shortfall = r * lines - (self.bot[0] - _BOT_LINES)
+        return base * max(0.0, min(4.0, 1.0 + shortfall / b))
+
+    def seen(self, *, bot: bool, lines: int) -> None:
+        stats = self.bot if bot else self.human
+        stats[0] += lines
+        stats[1] += 1
+
+
+def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
+    """Write ``settings.events`` lines over ``settings.days`` days of received hours into ``sink``."""
+    s = settings
+    rng = random.Random(s.seed)
+    catalog = Catalog(s.products, s.zipf_exponent, s.seed)
+    builder = SessionBuilder(rng, catalog, Funnel(s.cart_rate, s.purchase_rate))
+    delivery = Delivery(rng, late_rate=s.late_rate, duplicate_rate=s.duplicate_rate, malformed_rate=s.malformed_rate)
+    start_ms = int(s.start.timestamp() * 1000)
+    hours = s.days * 24
+    knobs = people.Knobs(
+        s.seed, s.registered_rate, s.second_device_rate, s.app_rate, s.consent_denied_rate, s.consent_flip_rate,
+        start_ms, hours * HOUR_MS,
+    )  # fmt: skip
+    weights = [DIURNAL[h % 24] * (1.15 if (s.start_date.weekday() * 24 + h) // 24 % 7 >= 5 else 1.0)
+               for h in range(hours)]  # fmt: skip
+    cumulative = list(itertools.accumulate(weights))
+    writer = HourlyWriter(sink, start_ms // HOUR_MS, s.compress_level)
+    mix = _Mix(s.bot_rate)
+    summary = Summary()
+    heap: list[tuple[int, int, bytes]] = []
+    seq = itertools.count()
+    pool = s.visitor_pool
+    for h in range(hours):
+        hour_start = start_ms + h * HOUR_MS
+        target = round(s.events * cumulative[h] / cumulative[-1])
+        while summary.lines < target:
+            session_start = hour_start + int(rng.random() * HOUR_MS)
+            is_bot = rng.random() < mix.bot_probability()
+            events = _session(builder, rng, knobs, pool, s.ad_session_rate, session_start, is_bot=is_bot)
+            lines = delivery.deliver(events, may_be_late=not is_bot)
+            lines = lines[: s.events - summary.lines]
+            mix.seen(bot=is_bot, lines=len(lines))
+            for received, line in lines:
+                heapq.heappush(heap, (received, next(seq), line))
+            summary.lines += len(lines)
+            summary.sessions += 1
+            summary.bot_sessions += is_bot
+            summary.bot_lines += len(lines) if is_bot else 0
+        # Every later session starts at or after the next hour, so everything received before it is final.
+        while heap and heap[0][0] < hour_start + HOUR_MS:
+            received, _, line = heapq.heappop(heap)
+            writer.write(received, line)
+    while heap:
+        received, _, line = heapq.heappop(heap)
+        writer.write(received, line)
+    writer.close(start_ms // HOUR_MS + hours - 1)
+    summary.files = writer.files
+    summary.counts = delivery.counts
+    return summary
+
+
+def _session(
+    builder: SessionBuilder,
+    rng: random.Random,
+    knobs: people.Knobs,
+    pool: int,
+    ad_session_rate: float,
+    start_ms: int,
+    *,
+    is_bot: bool,
+) -> list[Event]:
+    if is_bot:
+        return builder.bot_session(people.bot(rng), start_ms)
+    # Returning visitors: a skewed pick from the pool, so a few people come back often and most rarely.
+    index = int(pool * rng.random() ** 1.8)
+    person = people.person(index, knobs)
+    device = person.devices[rng.randrange(len(person.devices))]
+    if rng.random() < ad_session_rate:
+        return builder.ad_exposure(person, device, start_ms)
+    return builder.shopping(person, device, start_ms)
