@@ -267,3 +267,22 @@ def test_export_cli(lake: Path, tmp_path: Path, config: str, capsys: pytest.Capt
     assert summary["segments"][0]["status"] == "delivered"
     assert (tmp_path / "o" / "crm_csv" / SEGMENT / "_latest.json").is_file()
     assert date.fromisoformat(summary["as_of"]) == DAY1
+
+
+def test_manifests_match_the_json_schema(lake: Path, tmp_path: Path, config: str) -> None:
+    import jsonschema
+
+    from retarget_pipeline.contracts import schemas_dir
+
+    schema = json.loads((schemas_dir() / "delivery_manifest.v1.schema.json").read_text())
+    out = tmp_path / "out"
+    export(lake, out, config, "dsp_device_list", as_of=DAY1, mode="incremental")
+    _day2(lake)
+    export(lake, out, config, "dsp_device_list", as_of=DAY2, mode="incremental")
+    docs = [json.loads(p.read_text()) for p in out.rglob("*.json")]
+    assert len(docs) == 3  # two manifests + _latest.json
+    for doc in docs:
+        jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
+    broken = {**docs[0], "status": "partial"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
