@@ -40,3 +40,12 @@ def test_detect_picks_only_the_right_format(fixture: str, expected: str, first_l
 )
 def test_detect_rejects_foreign_lines(line: bytes) -> None:
     assert [name for name in OWN_FORMATS if adapter_class(name).detect(line)] == []
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURE_FORMAT))
+def test_mapped_records_pass_the_inbound_contract(fixture: str, parse_all: Callable[..., list[object]]) -> None:
+    """Every record an adapter maps from the fixtures is valid under pixel_event.v1 (the core's validator)."""
+    validate = pytest.importorskip("retarget_pipeline.ingest.validate")  # the core's module (another stage)
+    records = [r for r in parse_all(adapter_class(FIXTURE_FORMAT[fixture])(), fixture) if isinstance(r, dict)]
+    _, problems = validate.Validator().validate(records)
+    assert records and problems == {}

@@ -142,7 +142,7 @@ RUDDERSTACK_EXPECTED = [
     {  # snake_case event name, numeric product id, string price, advertisingId, no receivedAt
         "schema_version": "1.0",
         "event_type": "add_to_cart",
-        "event_id": "c7",
+        "event_id": "c7d0e1f2-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
         "anonymous_id": "8d872292-709c-4fe4-b7c3",
         "event_time": "2026-11-20T15:01:00Z",
         "received_time": "2026-11-20T15:01:02Z",
@@ -161,7 +161,7 @@ RUDDERSTACK_EXPECTED = [
     {
         "schema_version": "1.0",
         "event_type": "page_view",
-        "event_id": "d8",
+        "event_id": "d8e1f203-4b5c-4d6e-9f70-8b9c0d1e2f30",
         "anonymous_id": "8d872292-709c-4fe4-b7c3",
         "event_time": "2026-11-20T15:02:00Z",
         "received_time": "2026-11-20T15:02:01Z",
