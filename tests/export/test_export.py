@@ -286,3 +286,25 @@ def test_manifests_match_the_json_schema(lake: Path, tmp_path: Path, config: str
     broken = {**docs[0], "status": "partial"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_s3_lake_and_delivery_root(lake: Path, tmp_path: Path, config: str, s3_bucket: str) -> None:
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(s3_bucket)
+    for path in lake.rglob("*.parquet"):
+        store.put_file(path, "lake/" + path.relative_to(lake).as_posix())
+    run = dict(lake=f"{s3_bucket}/lake", destination="google_ads_customer_match", to=f"{s3_bucket}/out")
+    first = run_export(**run, config_path=config, mode="incremental")  # type: ignore[arg-type]
+    seg = first["segments"][0]
+    assert seg["status"] == "delivered" and first["as_of"] == "2026-03-01"
+    prefix = f"out/{seg['prefix']}"
+    manifest = json.loads(store.get_bytes(prefix + "_manifest.json"))
+    data = store.get_bytes(prefix + "part-00001.csv.gz")
+    assert gzip.decompress(data).decode() == f"Email,Phone\n,{G_PHONE}\n{G_ALICE},\n{BOB},\n"
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
+    latest = json.loads(store.get_bytes(f"out/google_ads_customer_match/{SEGMENT}/_latest.json"))
+    assert latest["delivery_id"] == seg["delivery_id"] and latest["prefix"] == seg["prefix"]
+    assert store.exists(f"out/_state/google_ads_customer_match/{SEGMENT}/as_of=2026-03-01.json.gz")
+    again = run_export(**run, config_path=config, mode="incremental")  # type: ignore[arg-type]
+    assert again["segments"][0]["status"] == "already_delivered"
