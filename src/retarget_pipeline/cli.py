@@ -16,9 +16,11 @@ from collections.abc import Sequence
 # parser(s) and sets ``func`` (a callable taking the parsed args and returning an exit code).
 COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.generate.cli",
+    "retarget_pipeline.ingest.cli",
     "retarget_pipeline.segments.cli",
     "retarget_pipeline.export.normalize_cli",
     "retarget_pipeline.export.cli",
+    "retarget_pipeline.download.cli",
 )
 
 
