@@ -308,3 +308,18 @@ def test_s3_lake_and_delivery_root(lake: Path, tmp_path: Path, config: str, s3_b
     assert store.exists(f"out/_state/google_ads_customer_match/{SEGMENT}/as_of=2026-03-01.json.gz")
     again = run_export(**run, config_path=config, mode="incremental")  # type: ignore[arg-type]
     assert again["segments"][0]["status"] == "already_delivered"
+
+
+def test_explicit_segments_unconfigured_skipped_unbuilt_rejected(lake: Path, tmp_path: Path) -> None:
+    from retarget_pipeline.export.inputs import ExportInputError
+
+    config = tmp_path / "two.yaml"
+    config.write_text("version: 1\nsegments:\n  cart_abandoners_7d:\n    crm_csv: {}\n  ghost:\n    crm_csv: {}\n")
+    summary = export(lake, tmp_path / "out", str(config), "google_ads_customer_match", segments=[SEGMENT])
+    assert summary["segments"] == []
+    assert summary["skipped"] == [{"segment": SEGMENT, "reason": "not configured for this destination"}]
+    with pytest.raises(ExportInputError, match="segment 'ghost': no membership partition"):
+        export(lake, tmp_path / "out", str(config), "crm_csv", segments=["ghost"])
+    everything = export(lake, tmp_path / "out", str(config), "crm_csv")
+    assert [s["segment"] for s in everything["segments"]] == [SEGMENT]
+    assert everything["skipped"] == [{"segment": "ghost", "reason": "no membership partition for this as_of"}]

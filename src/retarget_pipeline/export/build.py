@@ -16,7 +16,6 @@ from retarget_pipeline.export import incremental
 from retarget_pipeline.export.destinations import (
     DESTINATION_TYPES,
     DestinationConfig,
-    ExportConfigError,
     load_destinations,
 )
 from retarget_pipeline.export.formats import Layout, Row, build_layout, csv_header, gzip_bytes, split_csv
@@ -139,12 +138,12 @@ def _targets(
             {"segment": s, "reason": "no membership partition for this as_of"} for s in configured if s not in built
         ]
         return [config[s][destination] for s in configured if s in built], skipped
+    # A segment list is often shared by every destination of a run: one not configured here is skipped, not fatal.
+    skipped = [{"segment": s, "reason": "not configured for this destination"} for s in wanted if s not in configured]
     for segment in wanted:
-        if segment not in configured:
-            raise ExportConfigError(f"segment {segment!r}: not configured for destination {destination!r}")
-        if segment not in built:
+        if segment in configured and segment not in built:
             raise ExportInputError(f"segment {segment!r}: no membership partition for this as_of")
-    return [config[s][destination] for s in wanted], skipped
+    return [config[s][destination] for s in wanted if s in configured], skipped
 
 
 def run_export(
