@@ -1,0 +1,91 @@
+"""The ingest ledger: ``<lake>/_ledger/part-<run id>.parquet``, one row per landing file per run.
+
+Counts reconcile exactly: ``lines_read == skipped + valid + quarantined + duplicates``. ``bots`` is NOT a
+separate bucket: it counts the valid rows flagged ``is_bot`` (they are in the lake, for audit).
+A file counts as processed once a ledger row with a committed status (ok / truncated / corrupt) exists for
+its path and size; the row is written only after the file's lake output is committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retarget_pipeline.ingest.writer import Lake
+
+LEDGER = "_ledger"
+COMMITTED = ("ok", "truncated", "corrupt", "unrecognised")
+SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string()),
+        pa.field("format", pa.string()),
+        pa.field("lines_read", pa.int64(), nullable=False),
+        pa.field("skipped", pa.int64(), nullable=False),
+        pa.field("valid", pa.int64(), nullable=False),
+        pa.field("quarantined", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("bots", pa.int64(), nullable=False),
+        pa.field("output_files", pa.list_(pa.string())),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("message", pa.string()),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+@dataclass
+class LedgerRow:
+    path: str
+    size: int
+    sha256: str | None = None
+    format: str | None = None
+    lines_read: int = 0
+    skipped: int = 0
+    valid: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    bots: int = 0
+    output_files: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | truncated | corrupt | unrecognised | failed
+    message: str | None = None
+    ingested_at: datetime | None = None
+
+    @property
+    def reconciles(self) -> bool:
+        return self.lines_read == self.skipped + self.valid + self.quarantined + self.duplicates
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ingested_at"] = self.ingested_at.isoformat() if self.ingested_at else None
+        return out
+
+
+def processed(lake: Lake) -> set[tuple[str, int]]:
+    """(path, size) of every landing file the ledger records as committed."""
+    keys = lake.files(f"{LEDGER}/")
+    done: set[tuple[str, int]] = set()
+    for key in keys:
+        t = lake.read_table(key, columns=["path", "size", "status"])
+        t = t.filter(pc.is_in(t["status"], pa.array(COMMITTED)))
+        done.update(zip(t["path"].to_pylist(), t["size"].to_pylist(), strict=True))
+    return done
+
+
+def write(lake: Lake, run_id: str, rows: list[LedgerRow]) -> str | None:
+    if not rows:
+        return None
+    key = f"{LEDGER}/part-{run_id}.parquet"
+    table = pa.Table.from_pylist([asdict(r) for r in rows], schema=SCHEMA)
+    lake.write_table(key, table)
+    return key
+
+
+def read(lake: Lake) -> pa.Table:
+    tables = [lake.read_table(k) for k in lake.files(f"{LEDGER}/")]
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()

@@ -1,0 +1,144 @@
+"""Stream one landing file: lines -> adapter -> contract validation -> lake rows, in chunks of CHUNK_LINES.
+
+Bad lines go to the quarantine with a reason code; valid rows go to the run's dedup stage. Nothing here
+raises for bad data: a broken file is read as far as it can be, and its status says why it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from retarget_pipeline.ingest.adapters import AdapterError, adapter_class, detect_format
+from retarget_pipeline.ingest.adapters.base import Adapter
+from retarget_pipeline.ingest.dedupe import Stage
+from retarget_pipeline.ingest.ledger import LedgerRow
+from retarget_pipeline.ingest.quarantine import Quarantine
+from retarget_pipeline.ingest.reader import FileState, HashingReader, Source, SourceFile, iter_lines
+from retarget_pipeline.ingest.to_lake import LakeMapper
+from retarget_pipeline.ingest.validate import Validator
+
+log = logging.getLogger(__name__)
+CHUNK_LINES = 50_000
+Line = tuple[int, bytes, str | None]
+
+
+@dataclass
+class FileContext:
+    validator: Validator
+    mapper: LakeMapper
+    stage: Stage
+    quarantine: Quarantine
+
+
+class _Chunk:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.line_nos: list[int] = []
+        self.raws: list[bytes] = []
+
+
+def _pick_adapter(fmt: str, lines: Iterator[Line]) -> tuple[Adapter | None, str | None, list[Line]]:
+    """The adapter for ``fmt`` ('auto': detected on the first non-empty line) and the lines peeked at."""
+    if fmt != "auto":
+        return adapter_class(fmt)(), fmt, []
+    peeked: list[Line] = []
+    for item in lines:
+        peeked.append(item)
+        if item[2] is None and item[1].strip():
+            name = detect_format(item[1])
+            return (adapter_class(name)() if name else None), name, peeked
+    return None, None, peeked
+
+
+def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
+    """Read ``f`` into the stage / quarantine and fill ``row``'s read-side counts (valid = staged rows)."""
+    state = FileState()
+    with source.open(f) as raw:
+        reader = HashingReader(raw)
+        lines = iter_lines(reader, state)
+        adapter, name, peeked = _pick_adapter(fmt, lines)
+        row.format = name
+        if adapter is None and any(problem is None and line.strip() for _, line, problem in peeked):
+            row.status = "unrecognised"
+            row.message = "no adapter recognises the file's first non-empty line"
+        chunk = _Chunk()
+        for line_no, line, problem in _chain(peeked, lines):
+            row.lines_read += 1
+            if problem is not None:
+                ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
+                row.quarantined += 1
+                continue
+            if adapter is None:
+                _unrecognised(ctx, f, line_no, line, row)
+                continue
+            try:
+                record = adapter.parse(line, line_no)
+            except AdapterError as exc:
+                ctx.quarantine.add(f.uri, line_no, exc.reason_code, exc.field, str(exc), line)
+                row.quarantined += 1
+                continue
+            if record is None:
+                row.skipped += 1
+                continue
+            chunk.records.append(record)
+            chunk.line_nos.append(line_no)
+            chunk.raws.append(line)
+            if len(chunk.records) >= CHUNK_LINES:
+                _flush(chunk, f, name or "", ctx, row)
+                chunk = _Chunk()
+        _flush(chunk, f, name or "", ctx, row)
+        reader.drain()
+    row.sha256 = reader.sha256.hexdigest()
+    row.size = reader.size
+    if state.status != "ok":
+        row.status, row.message = state.status, state.detail
+
+
+def _chain(peeked: list[Line], rest: Iterator[Line]) -> Iterator[Line]:
+    yield from peeked
+    yield from rest
+
+
+def _unrecognised(ctx: FileContext, f: SourceFile, line_no: int, line: bytes, row: LedgerRow) -> None:
+    if not line.strip():
+        row.skipped += 1
+        return
+    try:
+        line.decode("utf-8")
+        reason = "encoding_error" if b"\x00" in line else "malformed_line"
+    except UnicodeDecodeError:
+        reason = "encoding_error"
+    ctx.quarantine.add(f.uri, line_no, reason, None, f"line {line_no}: format not recognised", line)
+    row.quarantined += 1
+
+
+def _flush(chunk: _Chunk, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
+    if not chunk.records:
+        return
+    cols, problems = ctx.validator.validate(chunk.records)
+    if problems:
+        for i, (code, field, message) in sorted(problems.items()):
+            line_no = chunk.line_nos[i]
+            ctx.quarantine.add(f.uri, line_no, code, field, f"line {line_no}: {message}", chunk.raws[i])
+        row.quarantined += len(problems)
+        keep = np.ones(len(chunk.records), dtype=bool)
+        keep[list(problems)] = False
+        mask = pa.array(keep)
+        cols = {k: v.filter(mask) for k, v in cols.items()}
+        kept = np.flatnonzero(keep)
+        extra = [chunk.records[i].get("extra") for i in kept]
+        lines = pa.array([chunk.line_nos[i] for i in kept], pa.int64())
+    else:
+        extra = [r.get("extra") for r in chunk.records]
+        lines = pa.array(chunk.line_nos, pa.int64())
+    table = ctx.mapper.to_lake(cols, extra, lines, fmt, f.uri)
+    ctx.stage.add(table)
+    row.valid += table.num_rows
+    row.bots += int(table["is_bot"].combine_chunks().true_count) if table.num_rows else 0
+    log.debug("%s: %d rows staged", f.uri, table.num_rows)

@@ -1,0 +1,136 @@
+"""Personal data out: keyed pseudonyms, truncated IPs and masking of free text.
+
+* ``Pseudonymiser.keys(values, kind)``: user_id / email / phone -> ``'<version>:<hex HMAC-SHA256>'`` under the
+  current :class:`~retarget_pipeline.config.PseudonymKeys` key; emails and phones are canonicalised first
+  (``matchkeys.canonical_email`` / ``canonical_phone``), so the key is stable across spellings.
+* ``ip_prefix(values)``: IPv4 -> /24 network address, IPv6 -> /48; vectorised for IPv4.
+* ``mask_text(text)``: emails, phone-like digit runs, IPv4/IPv6 and the values of personal JSON fields replaced
+  by ``***`` (quarantine raw lines, error messages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retarget_pipeline.config import PseudonymKeys
+from retarget_pipeline.matchkeys import canonical_email, canonical_phone
+
+PII_FIELDS = ("user_id", "email", "phone", "ip")
+_CACHE_MAX = 200_000  # canonical value -> key; bounded so memory stays flat on huge files
+EMAIL_RE = r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+_IPV4_FULL = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+_MASK = "***"
+_TEXT_PATTERNS = [
+    re.compile(r'("(?:' + "|".join(PII_FIELDS) + r')"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\s]+)'),
+    re.compile(EMAIL_RE),
+    re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),  # IPv6
+    re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"),  # IPv4
+]
+_PHONE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().\-]{5,}\d(?![\w-])")
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def default_region() -> str:
+    """Region for phone numbers without a country code (``RETARGET_DEFAULT_PHONE_REGION``, default US)."""
+    return os.environ.get("RETARGET_DEFAULT_PHONE_REGION", "US")
+
+
+class Pseudonymiser:
+    def __init__(self, keys: PseudonymKeys | None = None, region: str | None = None) -> None:
+        self.keys_config = keys or PseudonymKeys.from_env()
+        self.version = self.keys_config.current
+        self.region = region or default_region()
+        self._mac = hmac.new(self.keys_config.current_key, digestmod=hashlib.sha256)
+        self._cache: dict[tuple[str, str], str | None] = {}
+
+    def canonical(self, value: str, kind: str) -> str | None:
+        if kind == "email":
+            return canonical_email(value)
+        if kind == "phone":
+            return canonical_phone(value, self.region)
+        return value
+
+    def key(self, value: str, kind: str) -> str | None:
+        """The pseudonym of one raw value (None when an email/phone is not valid)."""
+        cached = self._cache.get((kind, value), "")
+        if cached != "":
+            return cached
+        canon = self.canonical(value, kind)
+        out = None
+        if canon is not None:
+            mac = self._mac.copy()
+            mac.update(f"{kind}:{canon}".encode())  # kind-separated: an id equal to an email gets another key
+            out = f"{self.version}:{mac.hexdigest()}"
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[(kind, value)] = out
+        return out
+
+    def keys(self, values: pa.Array, kind: str) -> pa.Array:
+        if values.null_count == len(values):
+            return pa.nulls(len(values), pa.string())
+        key = self.key
+        return pa.array([None if v is None else key(v, kind) for v in values.to_pylist()], type=pa.string())
+
+
+def ip_prefix(values: pa.Array) -> pa.Array:
+    """IPv4 -> 'a.b.c.0' (/24), IPv6 -> the /48 network address; unparseable -> null."""
+    if values.null_count == len(values):
+        return pa.nulls(len(values), pa.string())
+    parts = pc.extract_regex(values, r"^(?P<a>\d{1,3})\.(?P<b>\d{1,3})\.(?P<c>\d{1,3})\.(?P<d>\d{1,3})$")
+    octets = [pc.cast(pc.struct_field(parts, i), pa.int32()) for i in range(4)]
+    ok = pc.and_kleene(pc.is_valid(parts), pc.less_equal(pc.max_element_wise(*octets), 255))
+    v4 = pc.binary_join_element_wise(
+        pc.cast(octets[0], pa.string()),
+        pc.cast(octets[1], pa.string()),
+        pc.cast(octets[2], pa.string()),
+        pa.scalar("0"),
+        ".",
+    )
+    out = pc.if_else(pc.fill_null(ok, False), v4, pa.scalar(None, pa.string()))
+    rest = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(ok, False)))
+    if not pc.any(rest).as_py():
+        return out
+    fixed = out.to_pylist()
+    raw = values.to_pylist()
+    for i, flag in enumerate(rest.to_pylist()):
+        if flag:
+            fixed[i] = _slow_prefix(raw[i])
+    return pa.array(fixed, type=pa.string())
+
+
+def _slow_prefix(raw: str) -> str | None:
+    try:
+        addr = ipaddress.ip_address(raw.strip().strip("[]"))
+    except ValueError:
+        return None
+    bits = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False).network_address)
+
+
+def mask_urls(values: pa.Array) -> pa.Array:
+    """Email-like values (also %40-encoded) in URLs -> '***'."""
+    if values.null_count == len(values):
+        return values
+    return pc.replace_substring_regex(values, EMAIL_RE, _MASK)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    return _MASK if digits >= 7 and not _DATE_LIKE.match(text) else text
+
+
+def mask_text(text: str) -> str:
+    """Mask personal data in free text (a quarantined raw line, an error message)."""
+    text = _TEXT_PATTERNS[0].sub(lambda m: m.group(1) + '"***"', text)
+    for pattern in _TEXT_PATTERNS[1:]:
+        text = pattern.sub(_MASK, text)
+    return _PHONE.sub(_mask_phone, text)

@@ -1,0 +1,101 @@
+"""Quarantine: bad records of a run, masked, in ``<lake>/quarantine/ingest_date=YYYY-MM-DD/part-<id>.parquet``.
+
+Columns: source_file, line_no, reason_code, field, message, raw_line (personal data masked, at most
+``RAW_LIMIT`` characters), ingested_at. Rows are spilled to a local temp file every ``FLUSH_ROWS`` rows so
+a file full of garbage does not grow memory; the file is committed to the lake in one atomic write.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from retarget_pipeline.ingest.pseudonymise import mask_text
+from retarget_pipeline.ingest.writer import Lake
+
+RAW_LIMIT = 1000
+FLUSH_ROWS = 50_000
+SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line_no", pa.int64()),
+        pa.field("reason_code", pa.string(), nullable=False),
+        pa.field("field", pa.string()),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("raw_line", pa.string()),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+def masked_raw(line: bytes) -> str:
+    """Decoded (bad bytes replaced), masked, then cut at a separator so no half value survives the cut."""
+    text = mask_text(line[: RAW_LIMIT * 4].decode("utf-8", errors="replace"))
+    if len(text) <= RAW_LIMIT:
+        return text
+    cut = max(text.rfind(sep, 0, RAW_LIMIT) for sep in (",", " ", "\t", "&"))
+    return text[: max(cut, 0)] + "…"
+
+
+class Quarantine:
+    def __init__(self, ingested_at: datetime) -> None:
+        self.ingested_at = ingested_at
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        fd, name = tempfile.mkstemp(suffix=".quarantine.parquet")
+        os.close(fd)
+        self.path = Path(name)
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(
+        self, source_file: str, line_no: int | None, reason: str, field: str | None, message: str, raw: bytes | None
+    ) -> None:
+        self.rows.append(
+            {
+                "source_file": source_file,
+                "line_no": line_no,
+                "reason_code": reason,
+                "field": field,
+                "message": mask_text(message),
+                "raw_line": None if raw is None else masked_raw(raw),
+                "ingested_at": self.ingested_at,
+            }
+        )
+        self.count += 1
+        if len(self.rows) >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, SCHEMA, compression="zstd")
+        self._writer.write_table(pa.Table.from_pylist(self.rows, schema=SCHEMA))
+        self.rows = []
+
+    def commit(self, lake: Lake, key: str) -> str | None:
+        """Upload the run's quarantine file to ``key`` (None when nothing was quarantined)."""
+        self._flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        pf = pq.ParquetFile(self.path)
+
+        def copy(writer: pq.ParquetWriter) -> None:
+            for i in range(pf.num_row_groups):
+                writer.write_table(pf.read_row_group(i))
+
+        lake.write_parquet(key, SCHEMA, copy)
+        return key
+
+    def cleanup(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,208 @@
+"""Landing files: list them (local folder or object store) and stream their lines with a bounded buffer.
+
+``iter_lines`` never raises for bad bytes. It yields ``(line_no, line, problem)``: ``problem`` is None for a
+readable line, else a reason code (``line_too_long``, ``truncated_file``, ``corrupt_file``) and ``line`` is a
+short prefix kept for the (masked) quarantine record. Memory stays bounded by ``max_line`` + one read block:
+an over-long line is skipped to its newline without being held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+MAX_LINE = 1 << 20  # 1 MiB: longer lines are quarantined as line_too_long
+READ_BLOCK = 1 << 20
+KEEP_PREFIX = 1024  # bytes of a broken line kept (masked) in quarantine
+GZIP_MAGIC = b"\x1f\x8b"
+_SUFFIXES = (".gz", ".jsonl", ".json", ".log", ".tsv", ".txt", ".csv")
+# DIR/YYYY/MM/DD/HH/... (the generator's layout) or a name with YYYYMMDDHH / YYYY-MM-DD-HH in it.
+_HOUR_DIRS = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})(?:/|$)")
+_HOUR_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})[T_-]?(\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One landing file: ``uri`` is what the ledger records; ``key`` is how the store opens it."""
+
+    uri: str
+    key: str
+    size: int
+    mtime: datetime | None
+
+    @property
+    def hour(self) -> datetime | None:
+        """The file's data hour from its path (generator layout first, then the name), else None."""
+        return hour_from_path(self.key)
+
+
+def hour_from_path(path: str) -> datetime | None:
+    for pattern in (_HOUR_DIRS, _HOUR_NAME):
+        match = pattern.search(path)
+        if match:
+            y, m, d, h = (int(g) for g in match.groups())
+            try:
+                return datetime(y, m, d, h, tzinfo=UTC)
+            except ValueError:
+                continue
+    return None
+
+
+def _wanted(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not base.startswith((".", "_")) and (base.endswith(_SUFFIXES) or "." not in base)
+
+
+class Source:
+    """A landing location: a local folder/file or an ``s3://`` prefix (via ``retarget_pipeline.storage``)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/") if uri.startswith("s3://") else uri
+        self._store: Any = None
+        if uri.startswith("s3://"):
+            from retarget_pipeline.storage import open_store  # lands with the storage module
+
+            self._store = open_store(self.uri)
+
+    def list(self) -> list[SourceFile]:
+        """All landing files, sorted by key (so runs are deterministic)."""
+        if self._store is not None:
+            infos = self._store.list("")
+            return sorted(
+                (SourceFile(f"{self.uri}/{i.key}", i.key, int(i.size), i.mtime) for i in infos if _wanted(str(i.key))),
+                key=lambda s: s.key,
+            )
+        root = Path(self.uri)
+        paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        out = []
+        for p in paths:
+            rel = p.name if root.is_file() else p.relative_to(root).as_posix()
+            if not _wanted(rel):
+                continue
+            st = p.stat()
+            out.append(SourceFile(str(p), rel, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
+        return sorted(out, key=lambda s: s.key)
+
+    def open(self, f: SourceFile) -> IO[bytes]:
+        if self._store is not None:
+            stream: IO[bytes] = self._store.open_read(f.key)
+            return stream
+        return open(f.uri, "rb")
+
+
+class HashingReader:
+    """Wraps a binary stream: counts bytes and computes the SHA-256 of what was read."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int) -> bytes:
+        data = self.raw.read(n)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Read the rest (so the hash covers the whole file even after a decode error)."""
+        while self.read(READ_BLOCK):
+            pass
+
+
+@dataclass
+class FileState:
+    """What the reader learnt about the file as a whole (for the ledger's status)."""
+
+    status: str = "ok"  # ok | truncated | corrupt
+    detail: str = ""
+
+
+def _blocks(reader: HashingReader, state: FileState) -> Iterator[bytes]:
+    """Decompressed blocks. gzip (also multi-member) is detected by magic bytes; else bytes pass through."""
+    first = reader.read(READ_BLOCK)
+    if not first.startswith(GZIP_MAGIC):
+        data = first
+        while data:
+            yield data
+            data = reader.read(READ_BLOCK)
+        return
+    decomp = zlib.decompressobj(wbits=31)
+    pending = first
+    while True:
+        if not pending:
+            pending = reader.read(READ_BLOCK)
+            if not pending:
+                break
+        try:
+            out = decomp.decompress(pending, READ_BLOCK)
+        except zlib.error as exc:
+            state.status, state.detail = "corrupt", f"gzip stream unreadable: {exc}"
+            reader.drain()
+            return
+        pending = decomp.unconsumed_tail
+        if out:
+            yield out
+        if decomp.eof:
+            rest = decomp.unused_data + pending
+            pending = rest.lstrip(b"\x00")  # padding after the last member is common
+            if not pending:
+                pending = reader.read(READ_BLOCK)
+                if not pending:
+                    return
+            if not pending.startswith(GZIP_MAGIC):
+                state.status, state.detail = "corrupt", "trailing garbage after gzip member"
+                reader.drain()
+                return
+            decomp = zlib.decompressobj(wbits=31)
+    if not decomp.eof:
+        state.status, state.detail = "truncated", "gzip stream ended early"
+
+
+def iter_lines(
+    reader: HashingReader, state: FileState, max_line: int = MAX_LINE
+) -> Iterator[tuple[int, bytes, str | None]]:
+    """Yield (1-based line number, line without newline, problem reason code or None)."""
+    line_no = 0
+    pending = b""
+    too_long = False  # inside an over-long line: skipping to its newline
+    prefix = b""
+    for block in _blocks(reader, state):
+        if too_long:
+            cut = block.find(b"\n")
+            if cut < 0:
+                continue
+            line_no += 1
+            yield line_no, prefix, "line_too_long"
+            too_long, block = False, block[cut + 1 :]
+        parts = (pending + block).split(b"\n")
+        pending = parts.pop()
+        for line in parts:
+            line_no += 1
+            if len(line) > max_line:
+                yield line_no, line[:KEEP_PREFIX], "line_too_long"
+            else:
+                yield line_no, line, None
+        if len(pending) > max_line:
+            too_long, prefix, pending = True, pending[:KEEP_PREFIX], b""
+    if too_long:
+        line_no += 1
+        yield line_no, prefix, "line_too_long"
+    elif state.status != "ok":
+        line_no += 1  # the partial last line / unreadable remainder
+        reason = "truncated_file" if state.status == "truncated" else "corrupt_file"
+        yield line_no, pending[:KEEP_PREFIX], reason
+    elif pending:
+        line_no += 1
+        yield line_no, pending, None
+
+
+def file_size(path: str) -> int:
+    return os.stat(path).st_size

@@ -1,0 +1,118 @@
+"""Validated inbound columns -> lake_event rows (plus the identity table's match keys).
+
+Input: the typed pixel_event columns of the valid rows of one chunk. Output: a table with exactly the columns
+of ``arrow_schema("lake_event")`` (event_date / event_hour included; the writer moves them into the path).
+Fields the two contracts share are copied (cast to the lake type); the derived ones are computed here:
+user_key / email_key / phone_key (pseudonyms), ip_prefix, is_bot / bot_reason, event_date / event_hour,
+extra, source_* and pseudonym_key_version. user_id, email, phone and ip are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.ingest.bots import BotRules
+from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, ip_prefix, mask_text, mask_urls
+from retarget_pipeline.matchkeys import match_keys
+
+PARTITION_COLS = ("event_date", "event_hour")
+IdentityKey = tuple[str, str]  # (subject_key, platform)
+
+
+@dataclass
+class IdentityAccumulator:
+    """(subject_key, platform) -> [key_type, match_key, first_seen, last_seen] for one run."""
+
+    rows: dict[IdentityKey, list[Any]] = field(default_factory=dict)
+
+    def add(self, subject: str, key_type: str, platform: str, match_key: str, seen: datetime) -> None:
+        row = self.rows.get((subject, platform))
+        if row is None:
+            self.rows[(subject, platform)] = [key_type, match_key, seen, seen]
+        else:
+            row[2], row[3] = min(row[2], seen), max(row[3], seen)
+
+
+def lake_schema() -> pa.Schema:
+    return arrow_schema("lake_event")
+
+
+class LakeMapper:
+    def __init__(self, pseudonymiser: Pseudonymiser, bots: BotRules) -> None:
+        self.pseudo = pseudonymiser
+        self.bots = bots
+        self.schema = lake_schema()
+        self.identity = IdentityAccumulator()
+
+    def to_lake(
+        self,
+        cols: dict[str, pa.Array],
+        extra: list[dict[str, str] | None],
+        lines: pa.Array,
+        source_format: str,
+        source_file: str,
+    ) -> pa.Table:
+        n = len(lines)
+        event_time = cols["event_time"]
+        derived: dict[str, pa.Array] = {
+            "user_key": self.pseudo.keys(cols["user_id"], "user_id"),
+            "email_key": self.pseudo.keys(cols["email"], "email"),
+            "phone_key": self.pseudo.keys(cols["phone"], "phone"),
+            "advertising_id": pc.utf8_lower(cols["advertising_id"]),
+            "page_url": mask_urls(cols["page_url"]),
+            "referrer": mask_urls(cols["referrer"]),
+            "ip_prefix": ip_prefix(cols["ip"]),
+            "event_date": pc.cast(event_time, pa.date32()),
+            "event_hour": pc.cast(pc.hour(event_time), pa.int8()),
+            "extra": _extra_map(extra),
+            "source_format": pa.array([source_format] * n, pa.string()),
+            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_line": lines,
+            "pseudonym_key_version": pa.array([self.pseudo.version] * n, pa.string()),
+        }
+        derived["is_bot"], derived["bot_reason"] = self.bots.flag(cols["user_agent"], cols["ip"])
+        self._collect_identity(cols, derived)
+        arrays = []
+        for f in self.schema:
+            arr = derived[f.name] if f.name in derived else cols[f.name]
+            if arr.type != f.type:
+                arr = _cast(arr, f.type)
+            arrays.append(arr)
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _collect_identity(self, cols: dict[str, pa.Array], derived: dict[str, pa.Array]) -> None:
+        for kind in ("email", "phone"):
+            raw = cols[kind]
+            if raw.null_count == len(raw):
+                continue
+            keys = derived[f"{kind}_key"].to_pylist()
+            times = cols["event_time"].to_pylist()
+            for value, subject, seen in zip(raw.to_pylist(), keys, times, strict=True):
+                if value is None or subject is None:
+                    continue
+                email, phone = (value, None) if kind == "email" else (None, value)
+                for mk in match_keys(email, phone, self.pseudo.region):
+                    self.identity.add(subject, mk.key_type, mk.platform, mk.match_key, seen)
+
+
+def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    if pa.types.is_decimal(target) and pa.types.is_floating(arr.type):
+        return pc.round(arr, 4).cast(target, safe=False)  # range checked by the validator
+    return arr.cast(target)
+
+
+def _extra_map(extra: list[dict[str, str] | None]) -> pa.Array:
+    mtype = pa.map_(pa.string(), pa.string())
+    if not any(extra):
+        return pa.nulls(len(extra), mtype)
+    # Unknown fields may carry personal data too (a 'customer_email' the contract does not know).
+    return pa.array(
+        [None if not e else [(k, mask_text(v)) for k, v in e.items()] for e in extra],
+        type=mtype,
+    )
