@@ -9,7 +9,7 @@ malformed ones; absent optional fields are omitted (not null). Identify lines ca
 Defaults: ``--start-date 2026-11-20`` (a Friday, Black Friday week), ``--days 3``, ``--seed 42``,
 ``--events 100000``, ``--products 2000``, ``--visitors events // 12``.
 
-What each knob produces (measured with ``tests/generate/measure.py`` on the default 100k run, seed 42):
+What each knob produces (measured with ``tests/generate/generate_measure.py`` on the default 100k run, seed 42):
 
 =========================  =======  ==========================================================  ==========
 knob                       default  meaning / how to measure                                    measured

@@ -61,7 +61,7 @@ class SessionBuilder:
 
     @staticmethod
     def _base(device: Device, person: Person, t_ms: int) -> dict[str, Any]:
-        base: dict[str, Any] = {"schema_version": "1.0", "anonymous_id": device.anonymous_id}
+        base: dict[str, Any] = {"anonymous_id": device.anonymous_id}
         if device.advertising_id is not None:
             base["advertising_id"] = device.advertising_id
         base["consent"] = device.consent_at(t_ms)
@@ -87,7 +87,6 @@ class SessionBuilder:
     ) -> list[Event]:
         rng, catalog = self.rng, self.catalog
         ident = self._base(device, person, start_ms)
-        ident.pop("schema_version")
         t = start_ms
         favourites = random.Random(person.favourites_seed)
         wanted = [catalog.popular(favourites) for _ in range(3)]
@@ -110,7 +109,9 @@ class SessionBuilder:
             t += self._gap(25)
             if viewed and rng.random() < 0.3:
                 product = catalog.in_category(rng, viewed[-1].category)
-                events.append(self._event("page_view", t, ident, {"page_url": self._url(device, f"/c/{product.category}")}))
+                events.append(
+                    self._event("page_view", t, ident, {"page_url": self._url(device, f"/c/{product.category}")})
+                )
                 t += self._gap(10)
             else:
                 product = rng.choice(wanted) if rng.random() < 0.4 else catalog.popular(rng)
@@ -189,7 +190,6 @@ class SessionBuilder:
         bursty = rng.random() < 0.2
         n = rng.randint(10, 40) if bursty else 1 + int(rng.expovariate(1 / 1.5))
         ident = self._base(device, person, start_ms)
-        ident.pop("schema_version")
         events: list[Event] = []
         t = start_ms
         for i in range(n):
@@ -227,9 +227,16 @@ class SessionBuilder:
             if rng.random() < 0.6:
                 product = self.catalog.products[rng.randrange(len(self.catalog.products))]  # crawls, not Zipf
                 events.append(
-                    self._event("product_view", t, ident, {"page_url": f"{SHOP}/p/{product.product_id}",
-                                                            "product_id": product.product_id,
-                                                            "category": product.category})  # fmt: skip
+                    self._event(
+                        "product_view",
+                        t,
+                        ident,
+                        {
+                            "page_url": f"{SHOP}/p/{product.product_id}",
+                            "product_id": product.product_id,
+                            "category": product.category,
+                        },
+                    )
                 )
             else:
                 events.append(self._event("page_view", t, ident, {"page_url": f"{SHOP}/c/{rng.randrange(1, 99)}"}))

@@ -6,13 +6,15 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retarget_pipeline.generate.settings import GeneratorSettings, SettingsError
+
+if TYPE_CHECKING:
+    from retarget_pipeline.generate.writer import StoreSink
 
 log = logging.getLogger(__name__)
 _D = GeneratorSettings()
@@ -23,7 +25,7 @@ _KNOBS: tuple[tuple[str, type, str], ...] = (
     ("days", int, "number of days of traffic (24 received-hour files per day, plus late hours after the end)"),
     ("seed", int, "random seed: the same arguments and seed give byte-identical files"),
     ("visitors", int, "size of the returning-visitor pool (0 = events // 12, at least 50)"),
-    ("products", int, "catalog size"),
+    ("products", int, "number of products in the catalog (SKU-000001..., 12 categories like shoes/running)"),
     ("zipf_exponent", float, "popularity exponent s: product of rank k is viewed with weight 1/k**s"),
     ("bot_rate", float, "target share of lines sent by bots (crawler/headless/script agents, datacenter IPs)"),
     ("duplicate_rate", float, "probability that a line is double-fired (same event_id and payload re-sent)"),
@@ -82,17 +84,10 @@ def settings_from_args(args: argparse.Namespace) -> GeneratorSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
     from retarget_pipeline.generate.stream import generate
 
     settings = settings_from_args(args)
-    out = str(args.out)
-    if out.startswith("s3://"):
-        sink: Any = _s3_sink(out)
-    elif "://" in out:
-        raise UsageError(f"--out: only a local folder or s3://bucket/prefix is supported, got {out!r}")
-    else:
-        sink = _local_sink(Path(out))
+    sink = _sink(str(args.out))
     began = time.perf_counter()
     summary = generate(settings, sink)
     seconds = time.perf_counter() - began
@@ -110,25 +105,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_sink(root: Path) -> Any:
+def _sink(out: str) -> StoreSink:
     from retarget_pipeline.cli import UsageError
-    from retarget_pipeline.generate.writer import LocalSink
+    from retarget_pipeline.generate.writer import StoreSink
+    from retarget_pipeline.storage import StorageError, is_s3_uri, open_store
 
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"--out: {root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
-    return LocalSink(root)
-
-
-def _s3_sink(uri: str) -> Any:
-    import boto3
-
-    from retarget_pipeline.cli import UsageError
-    from retarget_pipeline.generate.writer import S3Sink
-
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise UsageError(f"--out: no bucket in {uri!r} (expected s3://bucket/prefix)")
-    endpoint = os.environ.get("RETARGET_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or None
-    client = boto3.client("s3", endpoint_url=endpoint)
-    return S3Sink(client, bucket, prefix)
+    if not is_s3_uri(out):
+        if "://" in out and not out.startswith("file://"):
+            raise UsageError(f"--out: expected a folder or s3://bucket/prefix, got {out!r}")
+        root = Path(out.removeprefix("file://"))
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"--out: {root} exists and is not a folder")
+    try:
+        return StoreSink(open_store(out))
+    except StorageError as exc:
+        raise UsageError(f"--out: {exc}") from exc

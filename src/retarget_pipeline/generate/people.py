@@ -118,7 +118,9 @@ def _device(rng: random.Random, k: Knobs, *, second: bool) -> Device:
     if rng.random() < k.consent_flip_rate:
         flip_at = k.window_start_ms + int(rng.random() * k.window_ms)
         after = "granted" if consent == "denied" else "denied"
-    return Device(new_uuid(rng), kind, agents.human_agent(rng, kind), human_ip(rng), advertising_id, consent, flip_at, after)
+    return Device(
+        new_uuid(rng), kind, agents.human_agent(rng, kind), human_ip(rng), advertising_id, consent, flip_at, after
+    )
 
 
 def human_ip(rng: random.Random) -> str:

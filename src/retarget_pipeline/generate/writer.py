@@ -2,6 +2,7 @@
 
 Files are gzip with ``mtime=0`` and no file name in the header, so equal content gives equal bytes.
 Local files are written to a hidden temp name and renamed; S3 objects are uploaded whole (a PUT is atomic).
+Files go through the shared storage layer (:func:`retarget_pipeline.storage.open_store`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import gzip
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
+
+from retarget_pipeline.storage import Store
 
 HOUR_MS = 3_600_000
 
@@ -28,44 +31,40 @@ class Sink(Protocol):
     def commit(self, key: str, raw: IO[bytes]) -> None: ...
 
 
-class LocalSink:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+class StoreSink:
+    """Hour files into a :class:`~retarget_pipeline.storage.Store` (local folder or S3).
+
+    A local store gets each file written in place under a hidden temp name and renamed (no copy); for S3 the
+    hour is spooled to a temp file on disk (an hour can be large) and uploaded with ``put_file`` (checksums,
+    retries, multipart above the threshold).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def open(self, key: str) -> IO[bytes]:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+        path = self.store.local_path(key)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+        return tempfile.NamedTemporaryFile(prefix="retarget-generate-", suffix=".jsonl.gz", delete=False)
 
     def commit(self, key: str, raw: IO[bytes]) -> None:
         raw.flush()
-        os.fsync(raw.fileno())
-        raw.close()
-        os.replace(raw.name, self.root / key)
+        path = self.store.local_path(key)
+        try:
+            if path is not None:
+                os.fsync(raw.fileno())
+                raw.close()
+                os.replace(raw.name, path)
+            else:
+                raw.close()
+                self.store.put_file(raw.name, key)
+        finally:
+            Path(raw.name).unlink(missing_ok=True)
 
     def __str__(self) -> str:
-        return str(self.root)
-
-
-class S3Sink:
-    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
-        self.client = client
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def open(self, key: str) -> IO[bytes]:
-        return tempfile.TemporaryFile(prefix="retarget-generate-")  # spool to disk: an hour can be large
-
-    def commit(self, key: str, raw: IO[bytes]) -> None:
-        raw.seek(0)
-        self.client.upload_fileobj(raw, self.bucket, self._key(key))
-        raw.close()
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
+        return self.store.uri
 
 
 class HourlyWriter:

@@ -1,7 +1,7 @@
 """Measure the generated pixel logs the way a consumer would: parse, classify, sessionise, count.
 
 Used by the tests (each rate asserted with a tolerance) and runnable for the docs:
-``python tests/generate/measure.py DIR [N_PRODUCTS]`` prints the measured rates as JSON.
+``python tests/generate/generate_measure.py DIR [N_PRODUCTS]`` prints the measured rates as JSON.
 """
 
 from __future__ import annotations
