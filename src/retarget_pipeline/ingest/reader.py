@@ -9,7 +9,6 @@ an over-long line is skipped to its newline without being held.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -141,10 +140,12 @@ def _blocks(reader: HashingReader, state: FileState) -> Iterator[bytes]:
             pending = reader.read(READ_BLOCK)
             if not pending:
                 break
+        backup = decomp.copy()
         try:
             out = decomp.decompress(pending, READ_BLOCK)
         except zlib.error as exc:
             state.status, state.detail = "corrupt", f"gzip stream unreadable: {exc}"
+            yield from _salvage(backup, pending)
             reader.drain()
             return
         pending = decomp.unconsumed_tail
@@ -164,6 +165,28 @@ def _blocks(reader: HashingReader, state: FileState) -> Iterator[bytes]:
             decomp = zlib.decompressobj(wbits=31)
     if not decomp.eof:
         state.status, state.detail = "truncated", "gzip stream ended early"
+
+
+def _salvage(decomp: Any, data: bytes, step: int = 512) -> Iterator[bytes]:
+    """Re-decompress a block that failed, in small steps, to keep what precedes the damage (e.g. a bad CRC
+    only fails at the trailer, after all the data decoded fine)."""
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        backup = decomp.copy()
+        try:
+            out = decomp.decompress(piece)
+        except zlib.error:
+            out = b""
+            for i in range(len(piece)):  # the damaged piece, byte by byte, up to the error
+                try:
+                    out += backup.decompress(piece[i : i + 1])
+                except zlib.error:
+                    break
+            if out:
+                yield out
+            return
+        if out:
+            yield out
 
 
 def iter_lines(
@@ -195,14 +218,13 @@ def iter_lines(
     if too_long:
         line_no += 1
         yield line_no, prefix, "line_too_long"
-    elif state.status != "ok":
-        line_no += 1  # the partial last line / unreadable remainder
+    elif state.status == "corrupt" or (state.status == "truncated" and pending):
+        # A truncated file's partial last line; a corrupt file's unreadable remainder (always one record,
+        # so the damage shows in the quarantine and the counts, even when it starts at a line boundary).
+        line_no += 1
         reason = "truncated_file" if state.status == "truncated" else "corrupt_file"
         yield line_no, pending[:KEEP_PREFIX], reason
     elif pending:
         line_no += 1
         yield line_no, pending, None
 
-
-def file_size(path: str) -> int:
-    return os.stat(path).st_size

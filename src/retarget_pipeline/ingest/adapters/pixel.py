@@ -48,9 +48,7 @@ class PixelAdapter(Adapter):
         return _split_extra(obj)
 
     def _slow_parse(self, line: bytes) -> dict[str, Any] | None:
-        if line.startswith(_BOM):
-            line = line[len(_BOM) :]
-        stripped = line.strip()  # also drops the \r of CRLF files
+        stripped = line.removeprefix(_BOM).strip()  # also drops the \r of CRLF files
         if not stripped:
             return None
         if b"\x00" in stripped or stripped.startswith((b"\xff\xfe", b"\xfe\xff")):
