@@ -79,8 +79,8 @@ class Delivery:
             self.counts["malformed_truncated"] += 1
             raw = orjson.dumps(bad)
             return raw[: rng.randint(10, len(raw) - 2)] + b"\n"
-        if roll < 0.45 and "quantity" in bad and rng.random() < 0.5:
-            kind, bad["quantity"] = "quantity_string", str(bad["quantity"])
+        if roll < 0.45 and "product_id" in bad and rng.random() < 0.5:
+            kind, bad["quantity"] = "quantity_string", str(bad.get("quantity", 1))
         elif roll < 0.45 and "price" in bad:
             kind, bad["price"] = "price_not_number", rng.choice(("abc", "12,99", "N/A"))
         elif roll < 0.65:
