@@ -84,7 +84,11 @@ def test_gzip_header_then_garbage(tmp_path: Path) -> None:
     assert rows["pixel-a.jsonl.gz"]["status"] == "corrupt"
     assert counts(rows["pixel-b.log"]) == (2, 0, 0, 2, 0, 0)
     assert rows["pixel-b.log"]["status"] == "unrecognised"
-    assert sorted(q["reason_code"] for q in quarantine_rows(lake)) == ["corrupt_file", "encoding_error", "encoding_error"]
+    assert sorted(q["reason_code"] for q in quarantine_rows(lake)) == [
+        "corrupt_file",
+        "encoding_error",
+        "encoding_error",
+    ]
 
 
 def test_latin1_lines_are_encoding_errors(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from retarget_pipeline.ingest.adapters.base import Adapter
 from retarget_pipeline.ingest.dedupe import Stage
 from retarget_pipeline.ingest.ledger import LedgerRow
 from retarget_pipeline.ingest.quarantine import Quarantine
-from retarget_pipeline.ingest.reader import FileState, HashingReader, Source, SourceFile, iter_lines
+from retarget_pipeline.ingest.reader import FileState, HashingReader, Source, SourceFile, SourceReadError, iter_lines
 from retarget_pipeline.ingest.to_lake import LakeMapper
 from retarget_pipeline.ingest.validate import Validator
 
@@ -59,45 +59,65 @@ def _pick_adapter(fmt: str, lines: Iterator[Line]) -> tuple[Adapter | None, str 
 def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
     """Read ``f`` into the stage / quarantine and fill ``row``'s read-side counts (valid = staged rows)."""
     state = FileState()
-    with source.open(f) as raw:
+    try:
+        raw = source.open(f)
+    except Exception as exc:  # any store back end's error
+        raise SourceReadError(f"cannot open: {type(exc).__name__}") from exc
+    with raw:
         reader = HashingReader(raw)
         lines = iter_lines(reader, state)
-        adapter, name, peeked = _pick_adapter(fmt, lines)
-        row.format = name
-        if adapter is None and any(problem is None and line.strip() for _, line, problem in peeked):
-            row.status = "unrecognised"
-            row.message = "no adapter recognises the file's first non-empty line"
         chunk = _Chunk()
-        for line_no, line, problem in _chain(peeked, lines):
-            row.lines_read += 1
-            if problem is not None:
-                ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
-                row.quarantined += 1
-                continue
-            if adapter is None:
-                _unrecognised(ctx, f, line_no, line, row)
-                continue
-            try:
-                record = adapter.parse(line, line_no)
-            except AdapterError as exc:
-                ctx.quarantine.add(f.uri, line_no, exc.reason_code, exc.field, str(exc), line)
-                row.quarantined += 1
-                continue
-            if record is None:
-                row.skipped += 1
-                continue
-            chunk.records.append(record)
-            chunk.line_nos.append(line_no)
-            chunk.raws.append(line)
-            if len(chunk.records) >= CHUNK_LINES:
-                _flush(chunk, f, name or "", ctx, row)
-                chunk = _Chunk()
+        name: str | None = None
+        try:
+            adapter, name, peeked = _pick_adapter(fmt, lines)
+            row.format = name
+            if adapter is None and any(problem is None and line.strip() for _, line, problem in peeked):
+                row.status = "unrecognised"
+                row.message = "no adapter recognises the file's first non-empty line"
+            _consume(_chain(peeked, lines), adapter, f, ctx, row, chunk, name or "")
+            reader.drain()
+        except SourceReadError as exc:  # counts stay exact for what was read; the file is retried next run
+            row.status, row.message = "failed", str(exc)
         _flush(chunk, f, name or "", ctx, row)
-        reader.drain()
-    row.sha256 = reader.sha256.hexdigest()
-    row.size = reader.size
-    if state.status != "ok":
+    row.sha256 = reader.sha256.hexdigest() if row.status != "failed" else None
+    row.size = reader.size if row.status != "failed" else row.size
+    if state.status != "ok" and row.status != "failed":
         row.status, row.message = state.status, state.detail
+
+
+def _consume(
+    lines: Iterator[Line],
+    adapter: Adapter | None,
+    f: SourceFile,
+    ctx: FileContext,
+    row: LedgerRow,
+    chunk: _Chunk,
+    fmt: str,
+) -> None:
+    """The per-line loop; ``chunk`` is flushed whenever it is full (and once more by the caller)."""
+    for line_no, line, problem in lines:
+        row.lines_read += 1
+        if problem is not None:
+            ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
+            row.quarantined += 1
+            continue
+        if adapter is None:
+            _unrecognised(ctx, f, line_no, line, row)
+            continue
+        try:
+            record = adapter.parse(line, line_no)
+        except AdapterError as exc:
+            ctx.quarantine.add(f.uri, line_no, exc.reason_code, exc.field, str(exc), line)
+            row.quarantined += 1
+            continue
+        if record is None:
+            row.skipped += 1
+            continue
+        chunk.records.append(record)
+        chunk.line_nos.append(line_no)
+        chunk.raws.append(line)
+        if len(chunk.records) >= CHUNK_LINES:
+            _flush(chunk, f, fmt, ctx, row)
 
 
 def _chain(peeked: list[Line], rest: Iterator[Line]) -> Iterator[Line]:
@@ -121,22 +141,36 @@ def _unrecognised(ctx: FileContext, f: SourceFile, line_no: int, line: bytes, ro
 def _flush(chunk: _Chunk, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
     if not chunk.records:
         return
-    cols, problems = ctx.validator.validate(chunk.records)
+    records, line_nos, raws = chunk.records, chunk.line_nos, chunk.raws
+    chunk.records, chunk.line_nos, chunk.raws = [], [], []
+    _flush_records(records, line_nos, raws, f, fmt, ctx, row)
+
+
+def _flush_records(
+    records: list[dict[str, Any]],
+    line_nos: list[int],
+    raws: list[bytes],
+    f: SourceFile,
+    fmt: str,
+    ctx: FileContext,
+    row: LedgerRow,
+) -> None:
+    cols, problems = ctx.validator.validate(records)
     if problems:
         for i, (code, field, message) in sorted(problems.items()):
-            line_no = chunk.line_nos[i]
-            ctx.quarantine.add(f.uri, line_no, code, field, f"line {line_no}: {message}", chunk.raws[i])
+            line_no = line_nos[i]
+            ctx.quarantine.add(f.uri, line_no, code, field, f"line {line_no}: {message}", raws[i])
         row.quarantined += len(problems)
-        keep = np.ones(len(chunk.records), dtype=bool)
+        keep = np.ones(len(records), dtype=bool)
         keep[list(problems)] = False
         mask = pa.array(keep)
         cols = {k: v.filter(mask) for k, v in cols.items()}
         kept = np.flatnonzero(keep)
-        extra = [chunk.records[i].get("extra") for i in kept]
-        lines = pa.array([chunk.line_nos[i] for i in kept], pa.int64())
+        extra = [records[i].get("extra") for i in kept]
+        lines = pa.array([line_nos[i] for i in kept], pa.int64())
     else:
-        extra = [r.get("extra") for r in chunk.records]
-        lines = pa.array(chunk.line_nos, pa.int64())
+        extra = [r.get("extra") for r in records]
+        lines = pa.array(line_nos, pa.int64())
     table = ctx.mapper.to_lake(cols, extra, lines, fmt, f.uri)
     ctx.stage.add(table)
     row.valid += table.num_rows

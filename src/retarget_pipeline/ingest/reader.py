@@ -96,6 +96,10 @@ class Source:
         return open(f.uri, "rb")
 
 
+class SourceReadError(Exception):
+    """Reading a landing file failed (I/O, network): the file is retried next run."""
+
+
 class HashingReader:
     """Wraps a binary stream: counts bytes and computes the SHA-256 of what was read."""
 
@@ -105,7 +109,10 @@ class HashingReader:
         self.size = 0
 
     def read(self, n: int) -> bytes:
-        data = self.raw.read(n)
+        try:
+            data = self.raw.read(n)
+        except Exception as exc:  # any store back end's error (OSError, botocore ...)
+            raise SourceReadError(f"{type(exc).__name__} after {self.size} bytes") from exc
         self.sha256.update(data)
         self.size += len(data)
         return data
@@ -227,4 +234,3 @@ def iter_lines(
     elif pending:
         line_no += 1
         yield line_no, pending, None
-

@@ -24,7 +24,7 @@ from retarget_pipeline.ingest.merge import Merger
 from retarget_pipeline.ingest.process import FileContext, process_file
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
 from retarget_pipeline.ingest.quarantine import Quarantine
-from retarget_pipeline.ingest.reader import Source, SourceFile
+from retarget_pipeline.ingest.reader import Source, SourceFile, SourceReadError
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_schema
 from retarget_pipeline.ingest.validate import Validator
 from retarget_pipeline.ingest.writer import Lake
@@ -154,7 +154,7 @@ def _read_one(src: Source, f: SourceFile, fmt: str, ctx: FileContext, now: datet
     row = LedgerRow(path=f.uri, size=f.size, ingested_at=now)
     try:
         process_file(src, f, fmt, ctx, row)
-    except (OSError, ValueError, EOFError) as exc:  # I/O failure: counted so far, retried next run
+    except SourceReadError as exc:  # the file could not even be opened: retried next run
         row.status, row.message = "failed", mask_text(f"{type(exc).__name__}: {exc}")
         log.warning("%s: read failed: %s", f.uri, row.message)
     log.info("%s: %d lines, status %s", f.uri, row.lines_read, row.status)
