@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 _ERRORS = {
     "503": (503, "SlowDown", "Please reduce your request rate."),
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "NoSuchUpload": (404, "NoSuchUpload", "The specified upload does not exist."),
 }
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection", "upgrade"}
 
@@ -27,7 +28,8 @@ class Fault:
     """Fail the first ``times`` requests (-1: all) whose method matches and whose path+query contains ``match``."""
 
     method: str
-    action: str  # "503", "500", "drop" or "bad-checksum" (forward, but alter the checksum in the response)
+    # "503", "500", "drop" (RST mid-body), "lose-response" (forward, then RST), "bad-checksum" (alter it)
+    action: str
     match: str = ""
     times: int = 1
     hits: int = 0
@@ -89,11 +91,13 @@ class _Handler(BaseHTTPRequestHandler):
         action = self.server.proxy.pick(self.command, self.path)
         if action == "drop":
             self._read_body(limit=1024)  # part of the body, then a hard reset (RST, no response)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
+            self._reset()
             return
         body = self._read_body()
+        if action == "lose-response":  # the server does the work, the client never hears back
+            self._forward(body, send=False)
+            self._reset()
+            return
         if action in _ERRORS:
             status, code, message = _ERRORS[action]
             payload = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}'
@@ -106,7 +110,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._forward(body, corrupt_checksum=action == "bad-checksum")
 
-    def _forward(self, body: bytes, corrupt_checksum: bool = False) -> None:
+    def _reset(self) -> None:
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def _forward(self, body: bytes, corrupt_checksum: bool = False, send: bool = True) -> None:
         target = urlsplit(self.server.proxy.upstream)
         conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP - {"transfer-encoding"}}
@@ -116,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = response.read()
         finally:
             conn.close()
+        if not send:
+            return
         self.send_response(response.status)
         for name, value in response.getheaders():
             if name.lower() in _HOP_BY_HOP or (name.lower() == "content-length" and self.command != "HEAD"):

@@ -97,6 +97,31 @@ def test_unrecoverable_multipart_failure_aborts_and_leaves_nothing(
     assert _open_uploads(s3_server, s3_bucket) == []
 
 
+def test_lost_complete_response_is_recognised_on_retry(
+    s3_bucket: str, s3_server: str, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store, _ = _store(s3_bucket, fault_proxy)
+    big = _big_file(tmp_path)
+    # CompleteMultipartUpload is POST ?uploadId=...; its first answer is lost, and the retry gets NoSuchUpload
+    # (as S3 may answer once the upload has become the object); the store checks the object's SHA-256 instead.
+    fault_proxy.add("POST", "lose-response", match="uploadId=", times=1)
+    fault_proxy.add("POST", "NoSuchUpload", match="uploadId=", times=1)
+    assert store.put_file(big, "f/big.bin").size == big.stat().st_size
+    assert [a for m, p, a in fault_proxy.log if m == "POST" and "uploadId=" in p] == ["lose-response", "NoSuchUpload"]
+    assert store.get_bytes("f/big.bin") == big.read_bytes()
+
+
+def test_no_such_upload_for_a_different_object_is_an_error(
+    s3_bucket: str, s3_server: str, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    store, _ = _store(s3_bucket, fault_proxy)
+    fault_proxy.add("POST", "NoSuchUpload", match="uploadId=", times=1)
+    with pytest.raises(StorageError, match=r"complete multipart upload .*NoSuchUpload"):
+        store.put_file(_big_file(tmp_path), "f/big.bin")
+    assert _bucket_keys(s3_server, s3_bucket) == []
+    assert _open_uploads(s3_server, s3_bucket) == []
+
+
 def test_dropped_single_put_leaves_old_object(s3_bucket: str, fault_proxy: FaultProxy, tmp_path: Path) -> None:
     store, _ = _store(s3_bucket, fault_proxy, attempts=2)
     store.put_bytes(b"old", "f/small.bin")

@@ -12,8 +12,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from retarget_pipeline.storage.base import StorageError
-from retarget_pipeline.storage.retry import describe_error
+from retarget_pipeline.storage.retry import describe_error, error_code
 
 if TYPE_CHECKING:
     from retarget_pipeline.storage.s3 import S3Store
@@ -73,11 +75,7 @@ def upload_multipart(store: S3Store, path: Path, key: str, full: str, size: int)
     try:
         parts, digests = _upload_parts(store, path, key, full, upload_id)
         response = store._call(
-            "complete multipart upload",
-            key,
-            lambda: store.client.complete_multipart_upload(
-                Bucket=store.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            ),
+            "complete multipart upload", key, lambda: _complete(store, full, upload_id, parts, whole)
         )
     except BaseException:
         _abort(store, key, full, upload_id)
@@ -89,6 +87,25 @@ def upload_multipart(store: S3Store, path: Path, key: str, full: str, size: int)
         store.delete(key)
         raise StorageError(f"{store.describe(key)}: multipart SHA-256 mismatch (expected {expected}, got {got})")
     log.info("uploaded %s in %d parts (%d bytes)", store.describe(key), len(parts), size)
+
+
+def _complete(store: S3Store, full: str, upload_id: str, parts: list[Any], whole: Any) -> Any:
+    """CompleteMultipartUpload. If an earlier attempt completed but its answer was lost, the retry gets
+    NoSuchUpload: accept it when the object now there carries this file's SHA-256."""
+    try:
+        return store.client.complete_multipart_upload(
+            Bucket=store.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchUpload":
+            raise
+        try:
+            head = store.client.head_object(Bucket=store.bucket, Key=full)
+        except ClientError:
+            raise exc from None
+        if head.get("Metadata", {}).get("sha256") != whole.hexdigest():
+            raise
+        return {}
 
 
 def _abort(store: S3Store, key: str, full: str, upload_id: str) -> None:

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from retarget_pipeline.config import ConfigError
 from retarget_pipeline.storage.base import ObjectInfo, ObjectNotFoundError, StorageError, Store, check_key
-from retarget_pipeline.storage.retry import RetryPolicy, call_with_retries, describe_error, error_code, http_status
+from retarget_pipeline.storage.retry import RetryPolicy, call_with_retries, describe_error, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -168,7 +168,7 @@ class S3Store(Store):
         try:
             return call_with_retries(fn, self.settings.retry, f"s3 {what} {self.describe(key)}")
         except ClientError as exc:
-            if error_code(exc) in _NOT_FOUND or http_status(exc) == 404:
+            if error_code(exc) in _NOT_FOUND:  # not NoSuchBucket / NoSuchUpload: those are real failures
                 raise ObjectNotFoundError(f"{self.describe(key)}: no such object") from None
             raise StorageError(f"s3 {what} {self.describe(key)} failed: {describe_error(exc)}") from None
         except StorageError:
