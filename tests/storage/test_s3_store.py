@@ -119,4 +119,8 @@ def test_secrets_never_in_repr_errors_or_logs(
     text = f"{store!r} {store.settings!r} {failure.value} {caplog.text}"
     assert "bucket-that-does-not-exist/p/k.bin" in str(failure.value)  # errors name the URI and key
     assert secret not in text and key_id not in text
-    assert "user:pw" not in repr(_store(s3_bucket, endpoint_url="http://user:pw@127.0.0.1:9"))
+    with_userinfo = _store(s3_bucket, endpoint_url="http://user:pw@127.0.0.1:9", botocore_total_attempts=1)
+    with pytest.raises(StorageError) as unreachable:
+        with_userinfo.put_bytes(b"x", "k.bin")
+    assert "k.bin" in str(unreachable.value)
+    assert "pw" not in f"{with_userinfo!r} {with_userinfo.settings!r} {unreachable.value}"

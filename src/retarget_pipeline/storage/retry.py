@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ RETRYABLE_CODES = frozenset(
         "504",
     }
 )
+_USERINFO = re.compile(r"//[^/@\s]*@")
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY_ID")
 
 
@@ -79,7 +81,7 @@ def redact(text: str) -> str:
         value = os.environ.get(name)
         if value and len(value) >= 4:
             text = text.replace(value, "***")
-    return text
+    return _USERINFO.sub("//***@", text)  # user:password@ in an endpoint URL
 
 
 def describe_error(exc: BaseException) -> str:

@@ -77,6 +77,12 @@ class S3Settings:
         values.update(overrides)
         return cls(**values)
 
+    def __repr__(self) -> str:
+        return (
+            f"S3Settings(endpoint_url={_redact_url(self.endpoint_url)!r}, region={self.region!r}, sse={self.sse!r}, "
+            f"multipart_threshold={self.multipart_threshold}, part_size={self.part_size})"
+        )
+
     def sse_args(self) -> dict[str, str]:
         if self.sse is None:
             return {}
