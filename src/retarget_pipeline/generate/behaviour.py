@@ -55,6 +55,17 @@ class SessionBuilder:
         self.rng = rng
         self.catalog = catalog
         self.funnel = funnel
+        self._favourite_cache: dict[int, list[Product]] = {}
+
+    def _favourites(self, seed: int) -> list[Product]:
+        """The person's 3 favourite products (pure function of the seed; the cache is bounded)."""
+        wanted = self._favourite_cache.get(seed)
+        if wanted is None:
+            if len(self._favourite_cache) >= 1 << 15:
+                self._favourite_cache.clear()
+            chooser = random.Random(seed)
+            wanted = self._favourite_cache[seed] = [self.catalog.popular(chooser) for _ in range(3)]
+        return wanted
 
     def _gap(self, median_s: float, spread: float = 0.8) -> int:
         return max(300, int(self.rng.lognormvariate(0.0, spread) * median_s * 1000))
@@ -88,8 +99,7 @@ class SessionBuilder:
         rng, catalog = self.rng, self.catalog
         ident = self._base(device, person, start_ms)
         t = start_ms
-        favourites = random.Random(person.favourites_seed)
-        wanted = [catalog.popular(favourites) for _ in range(3)]
+        wanted = self._favourites(person.favourites_seed)
         events: list[Event] = []
         if landing is None:
             referrer, source, medium, campaign, _ = rng.choices(LANDINGS, weights=_LANDING_WEIGHTS)[0]

@@ -12,8 +12,8 @@ France ARCEP 01 99 00 xx xx / 06 39 98 xx xx).
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retarget_pipeline.generate import agents
 
@@ -79,11 +79,19 @@ class Knobs:
     window_ms: int
 
 
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (4 << 76) | (0x8000 << 48)
+
+
 def new_uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A UUID v4 from the seeded RNG (same as ``str(uuid.UUID(int=bits, version=4))``, 3x faster)."""
+    h = f"{(rng.getrandbits(128) & _V4_CLEAR) | _V4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+@lru_cache(maxsize=1 << 15)
 def person(index: int, k: Knobs) -> Person:
+    """Person ``index``; a pure function of its arguments, so a bounded cache only saves time."""
     rng = random.Random((k.seed << 34) ^ (index * 2654435761) ^ 0x5EED)
     country, currency, _ = rng.choices(COUNTRIES, weights=[c[2] for c in COUNTRIES])[0]
     first, last = rng.choice(FIRST), rng.choice(LAST)

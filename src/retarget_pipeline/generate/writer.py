@@ -17,6 +17,7 @@ from typing import IO, Protocol
 from retarget_pipeline.storage import Store
 
 HOUR_MS = 3_600_000
+_CHUNK = 256 * 1024
 
 
 def hour_key(hour: int) -> str:
@@ -82,13 +83,24 @@ class HourlyWriter:
         self._hour: int | None = None
         self._raw: IO[bytes] | None = None
         self._gz: gzip.GzipFile | None = None
+        self._buffer: list[bytes] = []
+        self._buffered = 0
 
     def write(self, received_ms: int, line: bytes) -> None:
         hour = received_ms // HOUR_MS
         if hour != self._hour:
             self._roll_to(hour)
-        assert self._gz is not None
-        self._gz.write(line)
+        self._buffer.append(line)
+        self._buffered += len(line)
+        if self._buffered >= _CHUNK:
+            self._flush_buffer()
+
+    def _flush_buffer(self) -> None:
+        # One compress call per ~256 KiB instead of per line: zlib's per-call cost dominated otherwise.
+        if self._buffer and self._gz is not None:
+            self._gz.write(b"".join(self._buffer))
+        self._buffer.clear()
+        self._buffered = 0
 
     def _roll_to(self, hour: int) -> None:
         if self._hour is not None and hour < self._hour:
@@ -109,6 +121,7 @@ class HourlyWriter:
     def _close_current(self) -> None:
         if self._gz is None or self._raw is None or self._hour is None:
             return
+        self._flush_buffer()
         self._gz.close()
         key = hour_key(self._hour)
         self.sink.commit(key, self._raw)
