@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.generate.cli",
     "retarget_pipeline.ingest.cli",
     "retarget_pipeline.segments.cli",
+    "retarget_pipeline.quality.cli",
     "retarget_pipeline.export.normalize_cli",
     "retarget_pipeline.export.cli",
     "retarget_pipeline.download.cli",
