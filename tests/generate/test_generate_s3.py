@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import pytest
 
 from retarget_pipeline.cli import main
 
@@ -25,3 +26,10 @@ def test_s3_output_matches_local_output(s3_bucket: str, s3_server: str, tmp_path
     assert len(local) >= 24
     assert remote == local
     assert sum(obj["Key"].startswith("landing/pixel/2026/11/20/") for obj in listing) == 24
+
+
+def test_missing_bucket_is_a_clear_error(s3_bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = f"{s3_bucket}-missing"
+    assert main(["generate", "--out", f"{missing}/pixel", *ARGS]) == 1
+    err = capsys.readouterr().err
+    assert missing.removeprefix("s3://") in err and "Traceback" not in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
+import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -16,7 +16,6 @@ from retarget_pipeline.generate.settings import GeneratorSettings, SettingsError
 if TYPE_CHECKING:
     from retarget_pipeline.generate.writer import StoreSink
 
-log = logging.getLogger(__name__)
 _D = GeneratorSettings()
 
 # (option, type, help) for every knob; the default comes from GeneratorSettings.
@@ -85,11 +84,16 @@ def settings_from_args(args: argparse.Namespace) -> GeneratorSettings:
 
 def run(args: argparse.Namespace) -> int:
     from retarget_pipeline.generate.stream import generate
+    from retarget_pipeline.storage import StorageError
 
     settings = settings_from_args(args)
     sink = _sink(str(args.out))
     began = time.perf_counter()
-    summary = generate(settings, sink)
+    try:
+        summary = generate(settings, sink)
+    except StorageError as exc:  # e.g. a missing bucket or denied write: say where, no traceback
+        print(f"retarget generate: cannot write to {sink}: {exc}", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - began
     report = {
         "out": str(sink),
