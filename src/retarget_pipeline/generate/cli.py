@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "files": len(summary.files),
         "sessions": summary.sessions,
         "bot_lines": summary.bot_lines,
+        "max_pending_lines": summary.max_pending,
         **dict(sorted(summary.counts.items())),
         "seconds": round(seconds, 2),
         "events_per_second": round(summary.lines / seconds) if seconds else None,

@@ -1,8 +1,9 @@
-"""The streaming loop: hour by hour, sessions -> delivered lines -> a heap keyed by received time -> files.
+"""The streaming loop: minute by minute, sessions -> delivered lines -> a heap keyed by received time -> files.
 
 Memory stays bounded whatever ``--events`` is: people are rebuilt from their index (nothing per visitor is
-kept), and the heap only holds lines received after the hour being generated (in-flight sessions and late
-batches, at most ~10 h of late lines).
+kept; a bounded cache saves rebuilding frequent visitors), and the heap only holds lines received after the
+minute being generated: sessions still running and late batches (delays are capped at 10 h). It grows with
+the traffic rate (lines per minute), not with the total.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ DIURNAL = (
 )  # fmt: skip
 # Prior for the adaptive bot share (see _Mix): typical lines per human and per bot session.
 _HUMAN_LINES, _BOT_LINES = 7.0, 22.5
+# Sessions are started one-minute slice by slice, and lines received before the next slice are written out,
+# so the heap holds ~ one minute of traffic plus sessions still running and late batches.
+_SLICE_MS = 60_000
+_SLICES_PER_HOUR = HOUR_MS // _SLICE_MS
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Summary:
     sessions: int = 0
     bot_sessions: int = 0
     bot_lines: int = 0
+    max_pending: int = 0  # most lines held in the heap at an hour boundary (the memory bound)
     files: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -72,8 +78,7 @@ def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
     """Write ``settings.events`` lines over ``settings.days`` days of received hours into ``sink``."""
     s = settings
     rng = random.Random(s.seed)
-    catalog = Catalog(s.products, s.zipf_exponent, s.seed)
-    builder = SessionBuilder(rng, catalog, Funnel(s.cart_rate, s.purchase_rate))
+    builder = SessionBuilder(rng, Catalog(s.products, s.zipf_exponent, s.seed), Funnel(s.cart_rate, s.purchase_rate))
     delivery = Delivery(rng, late_rate=s.late_rate, duplicate_rate=s.duplicate_rate, malformed_rate=s.malformed_rate)
     start_ms = int(s.start.timestamp() * 1000)
     hours = s.days * 24
@@ -83,22 +88,23 @@ def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
     )  # fmt: skip
     weights = [DIURNAL[h % 24] * (1.15 if (s.start_date.weekday() * 24 + h) // 24 % 7 >= 5 else 1.0)
                for h in range(hours)]  # fmt: skip
-    cumulative = list(itertools.accumulate(weights))
+    total_weight = sum(weights)
     writer = HourlyWriter(sink, start_ms // HOUR_MS, s.compress_level)
     mix = _Mix(s.bot_rate)
     summary = Summary()
     heap: list[tuple[int, int, bytes]] = []
     seq = itertools.count()
-    pool = s.visitor_pool
-    for h in range(hours):
-        hour_start = start_ms + h * HOUR_MS
-        target = round(s.events * cumulative[h] / cumulative[-1])
+    done_weight = 0.0
+    for slice_no in range(hours * _SLICES_PER_HOUR):
+        # Each one-minute slice gets its share of the line budget (the hour's weight spread evenly).
+        slice_start = start_ms + slice_no * _SLICE_MS
+        done_weight += weights[slice_no // _SLICES_PER_HOUR] / _SLICES_PER_HOUR
+        target = min(s.events, round(s.events * done_weight / total_weight))
         while summary.lines < target:
-            session_start = hour_start + int(rng.random() * HOUR_MS)
+            session_start = slice_start + int(rng.random() * _SLICE_MS)
             is_bot = rng.random() < mix.bot_probability()
-            events = _session(builder, rng, knobs, pool, s.ad_session_rate, session_start, is_bot=is_bot)
-            lines = delivery.deliver(events, may_be_late=not is_bot)
-            lines = lines[: s.events - summary.lines]
+            events = _session(builder, rng, knobs, s, session_start, is_bot=is_bot)
+            lines = delivery.deliver(events, may_be_late=not is_bot)[: s.events - summary.lines]
             mix.seen(bot=is_bot, lines=len(lines))
             for received, line in lines:
                 heapq.heappush(heap, (received, next(seq), line))
@@ -106,25 +112,27 @@ def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
             summary.sessions += 1
             summary.bot_sessions += is_bot
             summary.bot_lines += len(lines) if is_bot else 0
-        # Every later session starts at or after the next hour, so everything received before it is final.
-        while heap and heap[0][0] < hour_start + HOUR_MS:
-            received, _, line = heapq.heappop(heap)
-            writer.write(received, line)
-    while heap:
-        received, _, line = heapq.heappop(heap)
-        writer.write(received, line)
+        summary.max_pending = max(summary.max_pending, len(heap))
+        # Every later session starts at or after the next slice, so everything received before it is final.
+        _drain(heap, writer, slice_start + _SLICE_MS)
+    _drain(heap, writer, None)
     writer.close(start_ms // HOUR_MS + hours - 1)
     summary.files = writer.files
     summary.counts = delivery.counts
     return summary
 
 
+def _drain(heap: list[tuple[int, int, bytes]], writer: HourlyWriter, before_ms: int | None) -> None:
+    while heap and (before_ms is None or heap[0][0] < before_ms):
+        received, _, line = heapq.heappop(heap)
+        writer.write(received, line)
+
+
 def _session(
     builder: SessionBuilder,
     rng: random.Random,
     knobs: people.Knobs,
-    pool: int,
-    ad_session_rate: float,
+    s: GeneratorSettings,
     start_ms: int,
     *,
     is_bot: bool,
@@ -132,9 +140,9 @@ def _session(
     if is_bot:
         return builder.bot_session(people.bot(rng), start_ms)
     # Returning visitors: a skewed pick from the pool, so a few people come back often and most rarely.
-    index = int(pool * rng.random() ** 1.8)
+    index = int(s.visitor_pool * rng.random() ** 1.8)
     person = people.person(index, knobs)
     device = person.devices[rng.randrange(len(person.devices))]
-    if rng.random() < ad_session_rate:
+    if rng.random() < s.ad_session_rate:
         return builder.ad_exposure(person, device, start_ms)
     return builder.shopping(person, device, start_ms)
