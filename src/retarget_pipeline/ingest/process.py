@@ -25,6 +25,7 @@ from retarget_pipeline.ingest.validate import Validator
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 50_000
+DETECT_LINES = 100
 Line = tuple[int, bytes, str | None]
 
 
@@ -44,15 +45,22 @@ class _Chunk:
 
 
 def _pick_adapter(fmt: str, lines: Iterator[Line]) -> tuple[Adapter | None, str | None, list[Line]]:
-    """The adapter for ``fmt`` ('auto': detected on the first non-empty line) and the lines peeked at."""
+    """The adapter for ``fmt`` and the lines peeked at. 'auto': the registry's ``detect_format`` on the first
+    non-empty line, then on the next ones (up to DETECT_LINES) so one broken first line does not make a whole
+    file unreadable."""
     if fmt != "auto":
         return adapter_class(fmt)(), fmt, []
     peeked: list[Line] = []
+    tried = 0
     for item in lines:
         peeked.append(item)
         if item[2] is None and item[1].strip():
             name = detect_format(item[1])
-            return (adapter_class(name)() if name else None), name, peeked
+            if name:
+                return adapter_class(name)(), name, peeked
+            tried += 1
+            if tried >= DETECT_LINES:
+                break
     return None, None, peeked
 
 
