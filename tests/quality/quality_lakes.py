@@ -159,3 +159,23 @@ def write_stats_history(lake: Path, exportable: dict[str, list[int]]) -> None:
                 }
             )
         write_table(lake / "segment_stats" / f"as_of={day.isoformat()}", "segment_stats", rows, drop=("as_of",))
+
+
+def write_ledger(lake: Path, rows: list[dict[str, Any]]) -> None:
+    """Ingest ledger rows in the ingest stage's own schema (so a change of shape breaks this test)."""
+    from retarget_pipeline.ingest.ledger import SCHEMA
+
+    defaults = {
+        "size": 1,
+        "lines_read": 0,
+        "skipped": 0,
+        "valid": 0,
+        "quarantined": 0,
+        "duplicates": 0,
+        "bots": 0,
+        "output_files": [],
+        "status": "ok",
+    }
+    (lake / "_ledger").mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist([defaults | r for r in rows], schema=SCHEMA)
+    pq.write_table(table, lake / "_ledger" / "part-run1.parquet")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from quality_lakes import AS_OF, at, event, write_event_history, write_events, write_quarantine
+from quality_lakes import AS_OF, at, event, write_event_history, write_events, write_ledger, write_quarantine
 
 from retarget_pipeline.quality.gates import GateResult, QualityGateFailed, run_event_gate
 from retarget_pipeline.quality.results import Finding
@@ -38,7 +38,29 @@ def bad(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
         event("c1", "begin_checkout", at(AS_OF, 10, 8)),  # 1 checkout vs >= 4 on each of the 7 days before
     ]
     write_events(lake, AS_OF, 10, rows)
-    write_quarantine(lake, AS_OF, 2)  # 2 quarantined of 8 + 2 -> rate 0.2
+    # Ledger: a file whose lines all went to quarantine (no output: linked by its ingest day), one that wrote
+    # the partition (linked by its output, though ingested the next day), one of another day (ignored).
+    partition_file = f"events/event_date={AS_OF}/event_hour=10/part-0000.parquet"
+    write_ledger(
+        lake,
+        [
+            {"path": "l/a.jsonl", "lines_read": 2, "quarantined": 2, "ingested_at": at(AS_OF, 11)},
+            {
+                "path": "l/b.jsonl",
+                "lines_read": 8,
+                "valid": 8,
+                "output_files": [partition_file],
+                "ingested_at": at(AS_OF + timedelta(days=1), 0, 5),
+            },
+            {
+                "path": "l/c.jsonl",
+                "lines_read": 9,
+                "valid": 5,
+                "quarantined": 4,
+                "ingested_at": at(AS_OF + timedelta(days=1), 1),
+            },
+        ],
+    )  # date AS_OF: 2 quarantined of 8 + 2 -> rate 0.2
     return run_event_gate(lake=str(lake), partitions=None, as_of=AS_OF, spark=spark)
 
 
@@ -48,7 +70,7 @@ def good(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
     write_event_history(lake)
     types = ["begin_checkout"] * 5 + ["page_view"] * 2 + ["purchase"]
     write_events(lake, AS_OF, 10, [event(f"t{i}", t, at(AS_OF, 10, i)) for i, t in enumerate(types)])
-    write_quarantine(lake, AS_OF, 0)
+    write_quarantine(lake, AS_OF, 0)  # no ledger: lake events vs quarantine rows
     return run_event_gate(lake=str(lake), partitions=[f"event_date={AS_OF}/event_hour=10"], as_of=AS_OF, spark=spark)
 
 

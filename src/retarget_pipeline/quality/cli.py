@@ -60,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"  warning: {warning.describe()}", file=stream)
     print(f"results: {result.results_path}")
-    print(f"data docs: {result.data_docs_path}")
+    print(f"data docs: {result.data_docs_path or 'none (no validation ran)'}")
     return 0 if result.passed else 1

@@ -102,8 +102,9 @@ def run_event_gate(
 ) -> GateResult:
     """Validate ingested events of ``partitions`` (default: the whole ``as_of`` day) in ``<lake>/events``.
 
-    ``quarantine_counts`` ({'accepted': n, 'quarantined': m}) overrides the default quarantine rate source:
-    per validated date, events in the lake vs rows in ``<lake>/quarantine/ingest_date=D/``."""
+    Quarantine rate per validated date = quarantined / (valid + quarantined) from the ingest ledger
+    (``history.ledger_counts``); without a ledger, lake events vs rows in ``<lake>/quarantine/ingest_date=D/``.
+    ``quarantine_counts`` ({'accepted': n, 'quarantined': m}) overrides both (one row for the run)."""
     spec = load_suite("events")
     wanted = parse_event_partitions(partitions, as_of)
     run_as_of = as_of or max(wanted)
@@ -153,7 +154,11 @@ def run_event_gate(
     if quarantine_counts is not None:
         accepted = {run_as_of: int(quarantine_counts["accepted"])}
         quarantined = {run_as_of: int(quarantine_counts["quarantined"])}
-    else:
+    elif (ledger := history.ledger_counts(lake, wanted, [str(Path(p).relative_to(lake)) for p in paths])) is not None:
+        accepted = {d: v for d, (v, _q) in ledger.items()}
+        quarantined = {d: q for d, (_v, q) in ledger.items()}
+    else:  # no ledger: events in the lake vs rows in quarantine/ingest_date=D
+        run.notes.append("no ingest ledger: quarantine rate from lake events vs quarantine/ingest_date= rows")
         accepted = {d: sum(sum(c.values()) for (cd, _h), c in counts.items() if cd == d) for d in wanted}
         quarantined = {d: history.quarantined_rows(lake, d) for d in wanted}
     run.validate("quarantine", pd.DataFrame(history.quarantine_rows(accepted, quarantined)))

@@ -5,6 +5,7 @@ date x hour x event type, or per segment) reach the driver.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+_PARTITION_DATE = re.compile(r"event_date=(\d{4}-\d{2}-\d{2})")
 
 # (event_date, event_hour) -> event_type -> count
 HourCounts = dict[tuple[date, int], dict[str, int]]
@@ -117,6 +120,35 @@ def quarantined_rows(lake: str, ingest_date: date) -> int:
     if not folder.is_dir():
         return 0
     return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet")))
+
+
+def ledger_counts(lake: str, dates: Iterable[date], partitions: Iterable[str]) -> dict[date, tuple[int, int]] | None:
+    """(valid, quarantined) per date from the ingest ledger (``<lake>/_ledger/*.parquet``, one row per landing
+    file per run), or None when there is no ledger.
+
+    A ledger row belongs to date D when it was ingested on D (a file whose lines were all quarantined writes no
+    output, so only its ingest time links it) or when one of its output files lies in a validated partition
+    (``partitions``: lake-relative folders like ``events/event_date=D/event_hour=HH``), then under the
+    earliest such partition's date."""
+    files = sorted((Path(lake) / "_ledger").glob("*.parquet"))
+    if not files:
+        return None
+    wanted = set(dates)
+    prefixes = tuple(p.rstrip("/") + "/" for p in partitions)
+    totals: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for part in files:
+        for rec in pq.read_table(part, columns=["valid", "quarantined", "ingested_at", "output_files"]).to_pylist():
+            touched = sorted(
+                date.fromisoformat(_PARTITION_DATE.search(f).group(1))  # type: ignore[union-attr]
+                for f in rec["output_files"] or []
+                if f.startswith(prefixes) and _PARTITION_DATE.search(f)
+            )
+            ingested = rec["ingested_at"].date() if rec["ingested_at"] else None
+            day = touched[0] if touched else ingested
+            if day in wanted:
+                totals[day][0] += int(rec["valid"])
+                totals[day][1] += int(rec["quarantined"])
+    return {d: (totals[d][0], totals[d][1]) for d in wanted}
 
 
 def quarantine_rows(accepted: Mapping[date, int], quarantined: Mapping[date, int]) -> list[dict[str, Any]]:

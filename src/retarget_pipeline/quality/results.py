@@ -63,7 +63,7 @@ class GateResult:
     passed: bool
     critical_failures: list[Finding]
     warnings: list[Finding]
-    data_docs_path: str
+    data_docs_path: str  # the site index; "" when no table was validated (e.g. partitions missing)
     results_path: str
     overridden: bool = False
     override_reason: str | None = None
@@ -167,6 +167,7 @@ class GateRun:
     run_id: str = field(default_factory=new_run_id)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    validated_tables: list[str] = field(default_factory=list)
 
     @property
     def quality_root(self) -> Path:
@@ -194,6 +195,7 @@ class GateRun:
             run_name=f"{self.spec.name}-{self.as_of.isoformat()}-{self.run_id}",
         )
         self.findings.extend(findings_of(result))
+        self.validated_tables.append(table)
 
     def finish(self, override_reason: str | None) -> GateResult:
         critical = [f for f in self.findings if f.severity == "critical"]
@@ -209,7 +211,7 @@ class GateRun:
             passed=not critical or overridden,
             critical_failures=critical,
             warnings=warnings,
-            data_docs_path=str(self.docs_dir / "index.html"),
+            data_docs_path=str(self.docs_dir / "index.html") if self.validated_tables else "",
             results_path=str(results_path),
             overridden=overridden,
             override_reason=override_reason if overridden else None,
