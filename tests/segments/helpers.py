@@ -70,3 +70,44 @@ def write_erasure(lake: Path, requests: list[tuple[str, str]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rows = [{"identifier_type": t, "identifier_value": v, "requested_at": END} for t, v in requests]
     pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("erasure_request")), folder / "part-0.parquet")
+
+
+def make_config(segments: dict[str, Any], **settings: Any) -> Any:
+    """A validated config from inline definitions; holdout 0 and no caps unless a test asks for them."""
+    from retarget_pipeline.segments.definitions import parse_config
+
+    segs = {name: {"holdout_pct": 0, **spec} for name, spec in segments.items()}
+    return parse_config({"version": 1, "settings": settings, "segments": segs}, "test.yaml")
+
+
+def run(
+    spark: Any,
+    rows: list[dict[str, Any]],
+    config: Any,
+    *,
+    as_of: date = AS_OF,
+    erasure: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    previous: list[tuple[str, str, date, date]] = (),  # type: ignore[assignment]
+) -> Any:
+    """compute_segments over inline rows -> SegmentResult."""
+    from retarget_pipeline.segments.build import compute_segments
+
+    erasure_df = spark.createDataFrame([(t, v, END) for t, v in erasure], spark_schema("erasure_request"))
+    previous_df = spark.createDataFrame(
+        list(previous), "person_key string, segment string, entered_at date, expires_at date"
+    )
+    return compute_segments(events_df(spark, rows), erasure_df, previous_df, config, as_of, list(config.segments))
+
+
+def who(membership: Any, *extra: str) -> Any:
+    """Membership -> ``segment, who`` (the person's smallest cookie) + extra columns, for compact asserts."""
+    from pyspark.sql import functions as F
+
+    return membership.select("segment", F.col("anonymous_ids")[0].alias("who"), *extra)
+
+
+def _key_of(cookie: str) -> str:
+    """person_key of a person whose smallest identifier is this cookie (hand-computed, not via the code)."""
+    import hashlib
+
+    return "p_" + hashlib.sha256(f"anonymous_id:{cookie}".encode()).hexdigest()[:32]

@@ -66,7 +66,9 @@ def extract_nodes(events: DataFrame) -> DataFrame:
 
 def propagate_labels(nodes: DataFrame, edges: DataFrame, max_iterations: int) -> DataFrame:
     """``node`` + ``src, dst`` -> ``node, label`` (label = smallest node of the component)."""
-    labels = nodes.select("node", F.col("node").alias("label")).localCheckpoint()
+    labels = nodes.select("node", F.col("node").alias("label"))
+    if edges.isEmpty():
+        return labels
     for _ in range(max_iterations):
         neighbour_min = (
             edges.join(labels, edges["src"] == labels["node"], how="inner")
@@ -77,7 +79,7 @@ def propagate_labels(nodes: DataFrame, edges: DataFrame, max_iterations: int) ->
             labels.withColumnRenamed("label", "label_old")
             .join(neighbour_min, on="node", how="left")
             .select("node", F.least("label_old", F.coalesce("candidate", "label_old")).alias("label"), "label_old")
-            .localCheckpoint()
+            .localCheckpoint(eager=False)  # materialised by the count below: one job per round
         )
         changed = updated.filter(F.col("label") != F.col("label_old")).count()
         labels = updated.select("node", "label")
