@@ -135,7 +135,11 @@ def test_bad_gate_fails_exactly_on_the_crafted_defects(bad: GateResult) -> None:
     record = json.loads(Path(bad.results_path).read_text())
     assert Path(bad.results_path).parent.parent.name == "audiences"
     assert "not-a-digest" not in json.dumps(record)  # hidden examples stay hidden
-    assert Path(bad.data_docs_path).is_file()
+    docs = Path(bad.data_docs_path)
+    assert docs.is_file()
+    pages = [p.read_text() for p in docs.parent.joinpath("validations").rglob("*.html")]
+    assert any("pseudonym_well_formed" in p or "audiences.pseudonyms" in p for p in pages)
+    assert not any("not-a-digest" in p for p in pages)
 
 
 def test_vanished_segment_is_a_drop_to_zero(spark: Any, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def bad(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
 def good(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
     lake = tmp_path_factory.mktemp("good_events_lake")
     write_event_history(lake)
-    types = ["begin_checkout"] * 5 + ["page_view"] * 2 + ["purchase"]
+    types = ["begin_checkout"] * 5 + ["page_view"] * 7 + ["purchase"]  # page_view 7 > 6: a spike, only a warning
     write_events(lake, AS_OF, 10, [event(f"t{i}", t, at(AS_OF, 10, i)) for i, t in enumerate(types)])
     write_quarantine(lake, AS_OF, 0)  # no ledger: lake events vs quarantine rows
     return run_event_gate(lake=str(lake), partitions=[f"event_date={AS_OF}/event_hour=10"], as_of=AS_OF, spark=spark)
@@ -76,8 +76,19 @@ def good(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
 
 def test_good_events_pass(good: GateResult) -> None:
     assert good.passed, good.message()
-    assert good.critical_failures == [] and good.warnings == []
+    assert good.critical_failures == []
     good.raise_if_failed()
+
+
+def test_volume_spike_is_a_warning_that_does_not_fail(good: GateResult) -> None:
+    (f,) = good.warnings
+    assert (f.expectation_id, f.column, f.observed, f.threshold) == (
+        "volume_no_spike",
+        f"{AS_OF}/page_view",
+        7,
+        {"max_value": 6.0},
+    )
+    assert json.loads(Path(good.results_path).read_text())["warnings"][0]["observed"] == 7
 
 
 def test_null_event_id(bad: GateResult) -> None:

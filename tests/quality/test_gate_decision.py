@@ -80,3 +80,14 @@ def test_cli_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_cli_audiences_needs_as_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quality", "check", "audiences", "--lake", str(tmp_path)]) == 2
     assert "--as-of is required" in capsys.readouterr().err
+
+
+def test_orchestration_adapter_returns_a_small_summary(tmp_path: Path) -> None:
+    from retarget_pipeline.quality.gate import run_gate
+
+    summary = run_gate(lake=str(tmp_path), as_of="2026-11-20", segments=["cart"])
+    assert (summary["status"], summary["passed"]) == ("failed", False)
+    assert summary["checks"] == [
+        'audiences.-: partition_exists [partition_exists] observed {"missing": "as_of=2026-11-20/segment=cart"}, '
+        'expected {"exists": true}'
+    ]

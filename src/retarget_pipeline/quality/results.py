@@ -83,6 +83,20 @@ class GateResult:
         if not self.passed:
             raise QualityGateFailed(self.message())
 
+    def summary(self) -> dict[str, Any]:
+        """Small, JSON-able outcome (for XCom): status, one line per failed check, paths."""
+        status = "overridden" if self.overridden else ("passed" if self.passed else "failed")
+        return {
+            "suite": self.suite,
+            "as_of": self.as_of.isoformat(),
+            "status": status,
+            "passed": self.passed,
+            "checks": [f.describe() for f in self.critical_failures],
+            "warnings": [f.describe() for f in self.warnings],
+            "results_path": self.results_path,
+            "data_docs_path": self.data_docs_path,
+        }
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
