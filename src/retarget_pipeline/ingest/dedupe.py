@@ -53,16 +53,23 @@ def partition_key(table: pa.Table) -> pa.Array:
 
 
 def first_per_id(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(winners, losers): the first row per event_id in DEDUP_ORDER."""
+    """(winners, losers): the first row per event_id in DEDUP_ORDER. Winners keep the input's row order
+    (only the sort keys are sorted; the wide table is gathered once); losers carry just the columns the
+    counts need."""
     if table.num_rows == 0:
-        return table, table
-    table = table.take(pc.sort_indices(table, sort_keys=DEDUP_ORDER))
-    ids = table["event_id"].combine_chunks()
+        return table, table.select(["source_file", "is_bot", PRIO_COL])
+    keys = table.select([k for k, _ in DEDUP_ORDER])
+    order = pc.sort_indices(keys, sort_keys=DEDUP_ORDER)
+    ids = pc.take(table["event_id"], order).combine_chunks()
     first = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:
         first[1:] = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
-    mask = pa.array(first)
-    return table.filter(mask), table.filter(pc.invert(mask))
+    if first.all():
+        return table, table.select(["source_file", "is_bot", PRIO_COL]).slice(0, 0)
+    order_np = order.to_numpy()
+    winners = table.take(pa.array(np.sort(order_np[first])))
+    losers = table.select(["source_file", "is_bot", PRIO_COL]).take(pa.array(order_np[~first]))
+    return winners, losers
 
 
 @dataclass

@@ -105,7 +105,10 @@ class Merger:
             for j in range(slices):
                 hashes = pa.array([h for h in range(256) if h % slices == j], pa.int16())
                 table = self._slice(new, old, hashes, p, slices)
-                winners, losers = first_per_id(table)
+                if old is None:  # the run's rows are unique already (Stage.dedupe_run)
+                    winners, losers = table, table.slice(0, 0)
+                else:
+                    winners, losers = first_per_id(table)
                 self.stage.drops.add(losers)
                 old_lost = losers.num_rows - pc.sum(losers[PRIO_COL]).as_py() if losers.num_rows else 0
                 self.result.superseded += old_lost

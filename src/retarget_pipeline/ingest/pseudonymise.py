@@ -98,12 +98,31 @@ def ip_prefix(values: pa.Array) -> pa.Array:
     rest = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(ok, False)))
     if not pc.any(rest).as_py():
         return out
+    out = _v6_prefix(values, rest, out)
+    rest = pc.and_(rest, pc.is_null(out))
+    if not pc.any(rest).as_py():
+        return out
     fixed = out.to_pylist()
     raw = values.to_pylist()
     for i, flag in enumerate(rest.to_pylist()):
         if flag:
             fixed[i] = _slow_prefix(raw[i])
     return pa.array(fixed, type=pa.string())
+
+
+def _v6_prefix(values: pa.Array, todo: pa.Array, out: pa.Array) -> pa.Array:
+    """IPv6 addresses whose first three hextets are written out: the /48 is those three groups, so only the
+    distinct 'a:b:c' keys go through ``ipaddress`` (for the canonical spelling). Others stay null here."""
+    parts = pc.extract_regex(
+        pc.if_else(todo, values, pa.scalar(None, pa.string())),
+        r"^(?P<a>[0-9A-Fa-f]{1,4}):(?P<b>[0-9A-Fa-f]{1,4}):(?P<c>[0-9A-Fa-f]{1,4}):[0-9A-Fa-f:.]*$",
+    )
+    if parts.null_count == len(parts):
+        return out
+    key = pc.binary_join_element_wise(*(pc.struct_field(parts, i) for i in range(3)), ":")
+    enc = pc.dictionary_encode(key)
+    lut = pa.array([_slow_prefix(f"{k}::") for k in enc.dictionary.to_pylist()], pa.string())
+    return pc.coalesce(out, pc.take(lut, enc.indices))
 
 
 def _slow_prefix(raw: str) -> str | None:

@@ -30,6 +30,7 @@ class IdentityAccumulator:
     """(subject_key, platform) -> [key_type, match_key, first_seen, last_seen] for one run."""
 
     rows: dict[IdentityKey, list[Any]] = field(default_factory=dict)
+    subjects: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # key -> its match keys
 
     def add(self, subject: str, key_type: str, platform: str, match_key: str, seen: datetime) -> None:
         row = self.rows.get((subject, platform))
@@ -87,18 +88,27 @@ class LakeMapper:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _collect_identity(self, cols: dict[str, pa.Array], derived: dict[str, pa.Array]) -> None:
+        """Match keys per distinct pseudonym of the chunk (min/max event_time); a subject already seen in
+        this run only updates its times, so ``match_keys`` runs once per person and platform set."""
         for kind in ("email", "phone"):
-            raw = cols[kind]
-            if raw.null_count == len(raw):
+            keys = derived[f"{kind}_key"]
+            if keys.null_count == len(keys):
                 continue
-            keys = derived[f"{kind}_key"].to_pylist()
-            times = cols["event_time"].to_pylist()
-            for value, subject, seen in zip(raw.to_pylist(), keys, times, strict=True):
-                if value is None or subject is None:
-                    continue
-                email, phone = (value, None) if kind == "email" else (None, value)
-                for mk in match_keys(email, phone, self.pseudo.region):
-                    self.identity.add(subject, mk.key_type, mk.platform, mk.match_key, seen)
+            t = pa.table({"key": keys, "raw": cols[kind], "t": cols["event_time"]}).filter(pc.is_valid(keys))
+            g = t.group_by("key").aggregate([("t", "min"), ("t", "max"), ("raw", "min")])
+            for subject, first, last, raw in zip(
+                *(g[c].to_pylist() for c in ("key", "t_min", "t_max", "raw_min")), strict=True
+            ):
+                known = self.identity.subjects.get(subject)
+                if known is None:
+                    email, phone = (raw, None) if kind == "email" else (None, raw)
+                    known = [
+                        (mk.key_type, mk.platform, mk.match_key) for mk in match_keys(email, phone, self.pseudo.region)
+                    ]
+                    self.identity.subjects[subject] = known
+                for key_type, platform, match_key in known:
+                    self.identity.add(subject, key_type, platform, match_key, first)
+                    self.identity.add(subject, key_type, platform, match_key, last)
 
 
 def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:

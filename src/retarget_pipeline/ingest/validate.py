@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.contracts import Contract, load_contract
 
+SLOW_BLOCK = 256  # rows per block checked value by value when a block has a wrongly typed value
 FUTURE_TOLERANCE = timedelta(days=1)  # event_time may lead received_time by this much (device clocks)
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _VERSION = re.compile(r"^\d+\.\d+$")
@@ -94,18 +95,43 @@ class Validator:
     def __init__(self, contract_name: str = "pixel_event") -> None:
         self.contract = load_contract(contract_name)
         self.rules = compile_contract(self.contract)
+        # string / date-time fields are converted in one C-level pass (a struct array built from the dicts);
+        # numbers and booleans always go value by value, as pyarrow would accept True or truncate 1.5.
+        self._text = [r for r in self.rules if r.kind in ("string", "datetime")]
+        self._struct = pa.struct([(r.name, pa.string()) for r in self._text])
 
     def validate(self, records: list[dict[str, Any]]) -> tuple[dict[str, pa.Array], dict[int, Problem]]:
         problems: dict[int, Problem] = {}
-        columns: dict[str, pa.Array] = {}
-        for rule in self.rules:
-            columns[rule.name] = self._check(rule, [r.get(rule.name) for r in records], problems)
+        typed = self._columns(records, 0, problems)
+        columns = {rule.name: self._check(rule, typed[rule.name], problems) for rule in self.rules}
         self._check_future(columns, problems)
         return columns, problems
 
-    def _check(self, rule: FieldRule, values: list[Any], problems: dict[int, Problem]) -> pa.Array:
+    def _columns(self, records: list[dict[str, Any]], offset: int, problems: dict[int, Problem]) -> dict[str, pa.Array]:
+        """Typed columns; wrong JSON types become nulls + ``wrong_type`` problems. A block whose fast
+        conversion fails is halved until the bad rows are in small blocks checked value by value."""
+        cols: dict[str, pa.Array] = {}
+        try:
+            struct = pa.array(records, type=self._struct)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            if len(records) > SLOW_BLOCK:
+                mid = len(records) // 2
+                a = self._columns(records[:mid], offset, problems)
+                b = self._columns(records[mid:], offset + mid, problems)
+                return {k: pa.concat_arrays([a[k], b[k]]) for k in a}
+            struct = None
+        for i, rule in enumerate(self._text):
+            if struct is not None:
+                cols[rule.name] = struct.field(i)
+            else:
+                cols[rule.name] = self._typed(rule, [r.get(rule.name) for r in records], problems, offset)
+        for rule in self.rules:
+            if rule.name not in cols:
+                cols[rule.name] = self._typed(rule, [r.get(rule.name) for r in records], problems, offset)
+        return cols
+
+    def _check(self, rule: FieldRule, arr: pa.Array, problems: dict[int, Problem]) -> pa.Array:
         name = rule.name
-        arr = self._typed(rule, values, problems)
 
         def flag(mask: pa.Array, code: str, message: str) -> None:
             for i in np.flatnonzero(mask.to_numpy(zero_copy_only=False)):
@@ -155,8 +181,8 @@ class Validator:
             flag(pc.fill_null(pc.greater(arr, rule.maximum), False), "invalid_value", f"above maximum {rule.maximum}")
         return arr
 
-    def _typed(self, rule: FieldRule, values: list[Any], problems: dict[int, Problem]) -> pa.Array:
-        """Fast path: one typed conversion. Numbers are always checked (pyarrow accepts bools / truncates)."""
+    def _typed(self, rule: FieldRule, values: list[Any], problems: dict[int, Problem], offset: int) -> pa.Array:
+        """One column, value by value: JSON Schema typing (see ``_bad_type``)."""
         if rule.kind in ("string", "datetime"):
             try:
                 return pa.array(values, type=pa.string())
@@ -166,7 +192,7 @@ class Validator:
         if bad:
             values = list(values)
             for i in bad:
-                problems.setdefault(i, ("wrong_type", rule.name, f"{rule.name}: expected {rule.kind}"))
+                problems.setdefault(offset + i, ("wrong_type", rule.name, f"{rule.name}: expected {rule.kind}"))
                 values[i] = None
         if rule.kind == "datetime":
             values = [v.isoformat() if type(v) is datetime else v for v in values]
