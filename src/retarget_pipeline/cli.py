@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.export.normalize_cli",
     "retarget_pipeline.export.cli",
     "retarget_pipeline.download.cli",
+    "retarget_pipeline.bench.cli",
 )
 
 

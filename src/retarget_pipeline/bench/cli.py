@@ -1,0 +1,75 @@
+"""``retarget bench``: time, throughput and peak memory of every stage against N, next to references."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SIZES = (1_000_000, 10_000_000)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="benchmark generate/ingest/segments/export against pyarrow and DuckDB references",
+        description="For each N: generate N events, then run and measure each stage as a child process "
+        "(wall seconds, events/s, peak RSS of the process tree, Spark JVM included), next to a bare pyarrow "
+        "JSON->Parquet ingest and DuckDB SQL of the same segments (whose result must equal ours).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--events", type=int, action="append", default=None, help="N (repeatable; default 1M and 10M)")
+    p.add_argument("--with-100m", action="store_true", help="also run N = 100,000,000 (hours, ~100 GB disk)")
+    p.add_argument("--out", default="bench-results", help="folder for bench.json, bench.csv, bench.png")
+    p.add_argument("--work", default=None, help="scratch folder for generated data (default OUT/work)")
+    p.add_argument("--keep-data", action="store_true", help="keep each N's landing/lake data")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--days", type=int, default=3, help="days of traffic; as-of = the last day")
+    p.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 11, 20))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from retarget_pipeline.bench.harness import BenchError, bench_one
+    from retarget_pipeline.bench.report import comparison_rows, format_table, write_outputs
+    from retarget_pipeline.cli import UsageError
+
+    sizes = sorted(set(args.events or DEFAULT_SIZES) | ({100_000_000} if args.with_100m else set()))
+    if any(n < 1000 for n in sizes):
+        raise UsageError("--events: expected N >= 1000")
+    logging.getLogger("retarget_pipeline.bench").setLevel(logging.INFO)
+    out = Path(args.out)
+    work_root = Path(args.work) if args.work else out / "work"
+    results, summaries = [], []
+    status = 0
+    for n in sizes:
+        work = work_root / f"n{n}"
+        try:
+            stage_results, summary = bench_one(n, work, seed=args.seed, days=args.days, start=args.start_date)
+        except BenchError as exc:
+            print(f"retarget bench: N={n}: {exc}", file=sys.stderr)
+            status = 1
+            break
+        finally:
+            if not args.keep_data:
+                shutil.rmtree(work, ignore_errors=True)
+        results += stage_results
+        summaries.append(summary)
+        # Written after every N, so a long run leaves results even if a later size fails or is stopped.
+        files = write_outputs(out, results, {"runs": summaries})
+    if results:
+        print(format_table(comparison_rows(results)))
+        print(
+            json.dumps(
+                {
+                    "segments_match_duckdb": {s["events"]: s["segments_match_duckdb"]["equal"] for s in summaries},
+                    "files": files,
+                }
+            )
+        )
+    return status
