@@ -7,16 +7,20 @@ factors 0.5 / 2.0 the expected ranges are cart [1.0, 6.0] and browsers [1.5, 8.0
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from quality_lakes import (
     AS_OF,
+    at,
+    event,
     match_key_rows,
     member,
     person_key,
     pseudonym,
+    write_events,
     write_members,
     write_stats_history,
     write_table,
@@ -26,6 +30,7 @@ from retarget_pipeline.quality.gates import GateResult, run_audience_gate
 from retarget_pipeline.quality.results import Finding
 
 HISTORY = {"cart": [2, 3, 2], "browsers": [3, 3, 4]}
+DAY_1, DAY_3 = AS_OF - timedelta(days=1), AS_OF - timedelta(days=3)
 
 
 def by_id(result: GateResult, expectation_id: str) -> list[Finding]:
@@ -52,6 +57,29 @@ def good(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
     write_members(lake, "browsers", [member("browsers", s) for s in ("a", "e", "f")])
     write_match_keys(lake, [r for s in ("a", "b", "e", "f") for r in match_key_rows(s)])
     write_stats_history(lake, HISTORY)
+    # Consent signals: b denied then granted (by user_key: latest wins); d denied (suppressed, not exportable);
+    # f denied, then 'unknown' (not a signal), then granted by email key: latest signal is granted.
+    write_events(
+        lake,
+        DAY_3,
+        10,
+        [
+            event("s1", "page_view", at(DAY_3, 10), user_key=pseudonym("user-b"), consent="denied"),
+            event("s2", "page_view", at(DAY_3, 10, 1), anonymous_id="anon-f", consent="denied"),
+        ],
+    )
+    write_events(
+        lake,
+        DAY_1,
+        10,
+        [
+            event("s3", "page_view", at(DAY_1, 10), user_key=pseudonym("user-b"), consent="granted"),
+            event("s4", "page_view", at(DAY_1, 10, 1), anonymous_id="anon-d", consent="denied"),
+            event("s5", "page_view", at(DAY_1, 10, 2), anonymous_id="anon-f", consent="unknown"),
+            event("s6", "page_view", at(DAY_1, 10, 3), anonymous_id="anon-a", consent="granted"),
+            event("s7", "page_view", at(DAY_1, 10, 4), email_key=pseudonym("emailf"), consent="granted"),
+        ],
+    )
     return run_audience_gate(lake=str(lake), as_of=AS_OF, spark=spark)
 
 
@@ -74,6 +102,11 @@ def bad(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
     keys[2]["match_key"] = keys[2]["match_key"].rstrip("=")  # UID2 key 43 chars
     write_match_keys(lake, keys + match_key_rows("d"))
     write_stats_history(lake, HISTORY)
+    # e: granted, then denied by email key; the build did not suppress e (suppression_reason null, exportable).
+    write_events(lake, DAY_3, 10, [event("s1", "page_view", at(DAY_3, 10), anonymous_id="anon-e", consent="granted")])
+    write_events(
+        lake, DAY_1, 10, [event("s2", "page_view", at(DAY_1, 10), email_key=pseudonym("emaile"), consent="denied")]
+    )
     return run_audience_gate(lake=str(lake), as_of=AS_OF, spark=spark)
 
 
@@ -111,6 +144,11 @@ def test_consent_denied_exportable(bad: GateResult) -> None:
     assert f.observed == {"unexpected_count": 1, "examples": ["consent_denied"]}
 
 
+def test_exportable_person_whose_latest_consent_is_denied(bad: GateResult) -> None:
+    (f,) = by_id(bad, "no_latest_consent_denied_exportable")
+    assert f.observed == {"unexpected_count": 1, "examples": ["denied"]}
+
+
 def test_holdout_exportable(bad: GateResult) -> None:
     (f,) = by_id(bad, "no_holdout_exportable")
     assert f.observed == {"unexpected_count": 1, "examples": [True]}
@@ -127,6 +165,7 @@ def test_bad_gate_fails_exactly_on_the_crafted_defects(bad: GateResult) -> None:
         "no_consent_denied_exportable",
         "no_duplicate_person_per_segment",
         "no_holdout_exportable",
+        "no_latest_consent_denied_exportable",
         "pseudonym_well_formed",
         "segment_size_not_dropped",
         "sha256_hex_match_key_well_formed",

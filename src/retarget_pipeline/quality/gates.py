@@ -211,6 +211,16 @@ def run_audience_gate(
     exportable = membership.where(F.col("exportable"))
     run.validate("membership", membership)
     run.validate("exportable", exportable)
+    events_root = Path(lake) / "events"
+    if events_root.is_dir():
+        from retarget_pipeline.quality.consent import latest_consent, read_events
+
+        first = as_of - timedelta(days=int(spec.param("consent_lookback_days")))
+        run.validate(
+            "exportable_consent", latest_consent(exportable, read_events(session, str(events_root), first, as_of))
+        )
+    else:
+        run.notes.append("no lake events: consent recheck skipped")
     key_arrays = [
         F.coalesce(F.col(c), F.array().cast("array<string>")) for c in ("user_keys", "email_keys", "phone_keys")
     ]
