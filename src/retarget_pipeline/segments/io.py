@@ -49,15 +49,23 @@ class _Fs:
                 raise OSError(f"could not move {staged} to {final}")
 
 
-def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date) -> DataFrame:
-    """lake_event rows of the ``event_date`` partitions ``first_day..last_day`` only (partition pruning)."""
-    schema = spark_schema("lake_event")
+def event_partitions(spark: SparkSession, lake: str, first_day: date, last_day: date) -> list[str]:
+    """Paths of the ``event_date=`` partitions from ``first_day`` to ``last_day`` that exist."""
     root = f"{lake.rstrip('/')}/events"
-    if not _Fs(spark, root).exists(root):
+    wanted = {(first_day + timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)}
+    names = _Fs(spark, root).children(root)
+    return [f"{root}/{n}" for n in names if n.startswith("event_date=") and n.removeprefix("event_date=") in wanted]
+
+
+def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date) -> DataFrame:
+    """lake_event rows of the ``event_date`` partitions ``first_day..last_day`` only: the partition folders
+    are listed and only those are handed to the reader (explicit pruning, visible in ``inputFiles()``)."""
+    schema = spark_schema("lake_event")
+    paths = event_partitions(spark, lake, first_day, last_day)
+    if not paths:
         return spark.createDataFrame([], schema)
-    events = spark.read.schema(schema).option("basePath", root).parquet(root)
-    in_range = F.col("event_date").between(F.lit(first_day), F.lit(last_day))
-    return events.filter(in_range)
+    events = spark.read.schema(schema).option("basePath", f"{lake.rstrip('/')}/events").parquet(*paths)
+    return events.filter(F.col("event_date").between(F.lit(first_day), F.lit(last_day)))
 
 
 def read_erasure(spark: SparkSession, lake: str) -> DataFrame:
