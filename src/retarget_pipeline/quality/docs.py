@@ -8,6 +8,7 @@ set of batch parameters (one DataFrame). Every run updates the Data Docs site un
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import cache
 from pathlib import Path
@@ -40,7 +41,7 @@ def gx_context() -> AbstractDataContext:
 
 def ensure_docs_site(context: AbstractDataContext, docs_dir: Path) -> str:
     """Register (once) a Data Docs site writing to ``docs_dir``; returns its name."""
-    site_name = f"site_{abs(hash(str(docs_dir.resolve()))):x}"
+    site_name = "site_" + hashlib.sha256(str(docs_dir.resolve()).encode()).hexdigest()[:16]
     if site_name not in (context.list_data_docs_sites() or {}):
         context.add_data_docs_site(
             site_name,
@@ -94,6 +95,8 @@ def run_table(
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": dataframe}, run_id=gx.RunIdentifier(run_name=run_name))
+    if engine == "spark":  # GX's Spark engine persists the batch (persist=True); release it once validated
+        dataframe.unpersist()
     (validation_result,) = result.run_results.values()
     log.info("quality %s: %s", suite_name, "passed" if validation_result.success else "FAILED")
     return validation_result

@@ -72,7 +72,7 @@ def _event_paths(events_root: Path, wanted: dict[date, set[int] | None]) -> tupl
             paths.append(str(day_dir))
             continue
         # event_hour=5 (Spark's partitionBy) and event_hour=05 (zero-padded) are both accepted.
-        present = {int(p.name.split("=", 1)[1]): p for p in day_dir.glob("event_hour=*")}
+        present = {int(p.name.split("=", 1)[1]): p for p in day_dir.glob("event_hour=*") if p.name[11:].isdigit()}
         for h in sorted(hours):
             if h in present:
                 paths.append(str(present[h]))

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from retarget_pipeline.contracts import spark_schema
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -52,7 +54,8 @@ def count_events_by_hour(spark: SparkSession, events_root: str, first: date, las
 
     in_range = F.col("event_date").between(F.lit(first), F.lit(last))
     rows = (
-        spark.read.option("basePath", events_root)
+        spark.read.schema(spark_schema("lake_event"))
+        .option("basePath", events_root)
         .parquet(events_root)
         .where(in_range)
         .groupBy("event_date", "event_hour", "event_type")
