@@ -121,3 +121,32 @@ def test_earlier_copy_in_the_next_hour_moves_the_event(tmp_path: Path) -> None:
     ]
     t = lake_table(lake)
     assert sorted(zip(t["event_id"].to_pylist(), t["event_hour"].to_pylist(), strict=True)) == [(E1, 15), (E2, 14)]
+
+
+def test_spilled_buckets_and_sliced_merge_give_the_same_lake(tmp_path: Path) -> None:
+    """Big runs spill to hash buckets and merge big partitions in slices; tiny limits force both paths."""
+    import pytest
+
+    from retarget_pipeline.ingest import dedupe, merge
+
+    def scenario(root: Path) -> list[tuple[str, object, object]]:
+        land, lake = root / "land", root / "lake"
+        ids = [f"{i:08d}-bbbb-4000-8000-{i:012d}" for i in range(40)]
+        hour_file(land, "2026112014", [event(event_id=e, received_time="2026-11-20T14:05:09Z") for e in ids[:30]])
+        ingest(land, lake)
+        hour_file(land, "2026112015", [event(event_id=e, received_time="2026-11-20T14:05:01Z") for e in ids[20:]])
+        hour_file(land, "2026112016", [event(event_id=e, received_time="2026-11-20T14:05:30Z") for e in ids[::3]])
+        ingest(land, lake)
+        t = lake_table(lake)
+        return sorted(
+            zip(t["event_id"].to_pylist(), t["received_time"].to_pylist(), t["source_file"].to_pylist(), strict=True)
+        )
+
+    expected = scenario(tmp_path / "default")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedupe, "BYTES_PER_BUCKET", 100)  # -> many run buckets, spilled to disk
+        mp.setattr(merge, "BUCKET_ROWS", 7)  # -> partitions merged in several hash slices
+        got = scenario(tmp_path / "tiny")
+    assert len(expected) == 40
+    assert [(e, r) for e, r, _ in got] == [(e, r) for e, r, _ in expected]
+    assert [Path(str(s)).name for _, _, s in got] == [Path(str(s)).name for _, _, s in expected]

@@ -52,24 +52,33 @@ def partition_key(table: pa.Table) -> pa.Array:
     return pc.add(pc.multiply(pc.cast(days, pa.int64()), 24), pc.cast(table["event_hour"], pa.int64()))
 
 
-def first_per_id(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(winners, losers): the first row per event_id in DEDUP_ORDER. Winners keep the input's row order
-    (only the sort keys are sorted; the wide table is gathered once); losers carry just the columns the
-    counts need."""
+def loser_rows(table: pa.Table) -> np.ndarray:
+    """Row indices that lose to an earlier row with the same event_id (DEDUP_ORDER). Only the rows whose id
+    occurs more than once are sorted: duplicates are rare."""
     if table.num_rows == 0:
-        return table, table.select(["source_file", "is_bot", PRIO_COL])
-    keys = table.select([k for k, _ in DEDUP_ORDER])
-    order = pc.sort_indices(keys, sort_keys=DEDUP_ORDER)
-    ids = pc.take(table["event_id"], order).combine_chunks()
+        return np.zeros(0, dtype=np.int64)
+    counts = table.select(["event_id"]).group_by("event_id").aggregate([("event_id", "count")])
+    repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
+    if len(repeated) == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(pc.is_in(table["event_id"], repeated.combine_chunks()).to_numpy(zero_copy_only=False))
+    keys = table.select([k for k, _ in DEDUP_ORDER]).take(pa.array(rows))
+    order = pc.sort_indices(keys, sort_keys=DEDUP_ORDER).to_numpy()
+    ids = keys["event_id"].take(pa.array(order)).combine_chunks()
     first = np.ones(len(ids), dtype=bool)
-    if len(ids) > 1:
-        first[1:] = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
-    if first.all():
-        return table, table.select(["source_file", "is_bot", PRIO_COL]).slice(0, 0)
-    order_np = order.to_numpy()
-    winners = table.take(pa.array(np.sort(order_np[first])))
-    losers = table.select(["source_file", "is_bot", PRIO_COL]).take(pa.array(order_np[~first]))
-    return winners, losers
+    first[1:] = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
+    return np.sort(rows[order[~first]])
+
+
+def first_per_id(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(winners, losers): the first row per event_id in DEDUP_ORDER; losers carry just the count columns."""
+    lost = loser_rows(table)
+    loser_cols = ["source_file", "is_bot", PRIO_COL]
+    if len(lost) == 0:
+        return table, table.select(loser_cols).slice(0, 0)
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[lost] = False
+    return table.filter(pa.array(keep)), table.select(loser_cols).take(pa.array(lost))
 
 
 @dataclass
@@ -108,18 +117,23 @@ class Stage:
         self.rows = 0
         self.drops = DropCounts()
         self.partitions: set[int] = set()
+        self._memory: dict[int, pa.Table] = {}
+        self._held: list[pa.Table] = []
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         h = id_hash(table["event_id"])
         table = table.append_column(HASH_COL, h).append_column(PRIO_COL, pa.array(np.ones(len(h), np.int8)))
-        buckets = pc.remainder(h, self.n) if self.n > 1 else None
+        self.rows += table.num_rows
+        if self.n == 1:  # one bucket: it is held in memory for dedup anyway, so skip the spill
+            self._held.append(table)
+            return
+        buckets = pc.remainder(h, self.n)
         for k in range(self.n):
-            part = table if buckets is None else table.filter(pc.equal(buckets, k))
+            part = table.filter(pc.equal(buckets, k))
             if part.num_rows:
                 self._writer(k).write_table(part)
-        self.rows += table.num_rows
 
     def _writer(self, k: int) -> pq.ParquetWriter:
         if k not in self._writers:
@@ -127,24 +141,67 @@ class Stage:
         return self._writers[k]
 
     def dedupe_run(self) -> None:
-        """Dedup within the run; winners go to ``new/p<key>/b<k>.parquet`` (``self.partitions`` lists them)."""
+        """Dedup within the run, then group the winners by lake partition (``self.partitions``). With one
+        bucket they stay in memory; with more they are spilled to ``new/p<key>/b<k>.parquet``."""
         for writer in self._writers.values():
             writer.close()
+        if self._held:
+            table, self._held = pa.concat_tables(self._held), []
+            for p, part in self._by_partition(table):
+                self._memory[p] = part
+                self.partitions.add(p)
         for k in sorted(self._writers):
             path = self.root / f"b{k}.parquet"
-            winners, losers = first_per_id(pq.read_table(path))
+            table = pq.read_table(path)
             path.unlink()
-            self.drops.add(losers)
-            keys = partition_key(winners)
-            for p in pc.unique(keys).to_pylist():
-                out = self.root / "new" / f"p{p}"
-                out.mkdir(parents=True, exist_ok=True)
-                pq.write_table(winners.filter(pc.equal(keys, p)), out / f"b{k}.parquet", compression="lz4")
-                self.partitions.add(int(p))
+            for p, part in self._by_partition(table):
+                self._spill(p, k, part)
         self._writers.clear()
 
-    def new_rows(self, p: int) -> ds.Dataset:
-        return ds.dataset(str(self.root / "new" / f"p{p}"), format="parquet", schema=self.schema)
+    def _by_partition(self, table: pa.Table) -> list[tuple[int, pa.Table]]:
+        """Drop the run's duplicates and split the winners by partition with one gather."""
+        lost = loser_rows(table)
+        if len(lost):
+            self.drops.add(table.select(["source_file", "is_bot", PRIO_COL]).take(pa.array(lost)))
+        keys = partition_key(table).to_numpy()
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[lost] = False
+        rows = np.flatnonzero(keep)
+        rows = rows[np.argsort(keys[rows], kind="stable")]
+        if len(rows) != table.num_rows or np.any(rows[1:] < rows[:-1]):
+            table, keys = table.take(pa.array(rows)), keys[rows]
+        if len(keys) == 0:
+            return []
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)]
+        return [(int(keys[a]), table.slice(a, b - a)) for a, b in zip(starts, ends, strict=True)]
+
+    def _spill(self, p: int, k: int, part: pa.Table) -> None:
+        out = self.root / "new" / f"p{p}"
+        out.mkdir(parents=True, exist_ok=True)
+        pq.write_table(part, out / f"b{k}.parquet", compression="lz4")
+        self.partitions.add(p)
+
+    def count(self, p: int) -> int:
+        if p in self._memory:
+            return int(self._memory[p].num_rows)
+        return int(self._dataset(p).count_rows()) if p in self.partitions else 0
+
+    def new_rows(self, p: int, columns: list[str], hashes: pa.Array | None = None) -> pa.Table:
+        """The run's winners for partition ``p`` (only event_id hashes in ``hashes`` when given)."""
+        if p in self._memory:
+            t = self._memory[p].select(columns + ([HASH_COL] if hashes is not None else []))
+            return t.filter(pc.is_in(t[HASH_COL], hashes)).select(columns) if hashes is not None else t
+        flt = pc.field(HASH_COL).isin(hashes) if hashes is not None else None
+        return self._dataset(p).to_table(columns=columns, filter=flt)
+
+    def new_batches(self, p: int, columns: list[str], size: int) -> list[pa.RecordBatch]:
+        if p in self._memory:
+            return list(self._memory[p].select(columns).to_batches(max_chunksize=size))
+        return list(self._dataset(p).to_batches(columns=columns, batch_size=size))
+
+    def _dataset(self, p: int) -> ds.Dataset:
+        return ds.dataset(str(self.root / "new" / f"p{p}"), format="parquet")
 
     def cleanup(self) -> None:
         for writer in self._writers.values():

@@ -69,8 +69,7 @@ class Merger:
             files = self.existing(q) if q != p else []
             if not files:
                 continue
-            new = self.stage.new_rows(p)
-            for batch in new.to_batches(columns=["event_id", "received_time"], batch_size=BUCKET_ROWS):
+            for batch in self.stage.new_batches(p, ["event_id", "received_time"], BUCKET_ROWS):
                 for key in files:
                     with self.lake.local_copy(key) as path:
                         old = ds.dataset(str(path), format="parquet").to_table(
@@ -92,8 +91,7 @@ class Merger:
 
     def _rewrite(self, p: int) -> None:
         files = self.existing(p)
-        new = self.stage.new_rows(p) if p in self.stage.partitions else None
-        new_rows = new.count_rows() if new is not None else 0
+        new_rows = self.stage.count(p)
         old_rows = sum(self._num_rows(k) for k in files)
         slices = max(1, math.ceil((new_rows + old_rows) / BUCKET_ROWS))
         old = self._load_existing(files)
@@ -104,7 +102,7 @@ class Merger:
             nonlocal changed
             for j in range(slices):
                 hashes = pa.array([h for h in range(256) if h % slices == j], pa.int16())
-                table = self._slice(new, old, hashes, p, slices)
+                table = self._slice(old, hashes, p, slices)
                 if old is None:  # the run's rows are unique already (Stage.dedupe_run)
                     winners, losers = table, table.slice(0, 0)
                 else:
@@ -144,11 +142,10 @@ class Merger:
         table = pa.concat_tables([t.cast(self.out_schema) for t in tables])
         return table.append_column(HASH_COL, id_hash(table["event_id"]))
 
-    def _slice(self, new: ds.Dataset | None, old: pa.Table | None, hashes: pa.Array, p: int, n: int) -> pa.Table:
+    def _slice(self, old: pa.Table | None, hashes: pa.Array, p: int, n: int) -> pa.Table:
         parts = []
-        if new is not None:
-            flt = pc.field(HASH_COL).isin(hashes) if n > 1 else None
-            t = new.to_table(columns=[*self.out_schema.names, PRIO_COL], filter=flt)
+        if p in self.stage.partitions:
+            t = self.stage.new_rows(p, [*self.out_schema.names, PRIO_COL], hashes if n > 1 else None)
             if self.drop_new.get(p):
                 late = pc.is_in(t["event_id"], pa.array(sorted(self.drop_new[p])))
                 self.stage.drops.add(t.filter(late))

@@ -38,8 +38,9 @@ class FileContext:
 
 
 class _Chunk:
+    """Lines waiting to be parsed and validated together."""
+
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
         self.line_nos: list[int] = []
         self.raws: list[bytes] = []
 
@@ -76,6 +77,7 @@ def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row:
         lines = iter_lines(reader, state)
         chunk = _Chunk()
         name: str | None = None
+        adapter: Adapter | None = None
         try:
             adapter, name, peeked = _pick_adapter(fmt, lines)
             row.format = name
@@ -86,7 +88,7 @@ def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row:
             reader.drain()
         except SourceReadError as exc:  # counts stay exact for what was read; the file is retried next run
             row.status, row.message = "failed", str(exc)
-        _flush(chunk, f, name or "", ctx, row)
+        _flush(chunk, adapter, f, name or "", ctx, row)
     row.sha256 = reader.sha256.hexdigest() if row.status != "failed" else None
     row.size = reader.size if row.status != "failed" else row.size
     if state.status != "ok" and row.status != "failed":
@@ -102,30 +104,23 @@ def _consume(
     chunk: _Chunk,
     fmt: str,
 ) -> None:
-    """The per-line loop; ``chunk`` is flushed whenever it is full (and once more by the caller)."""
-    for line_no, line, problem in lines:
-        row.lines_read += 1
-        if problem is not None:
-            ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
-            row.quarantined += 1
-            continue
-        if adapter is None:
-            _unrecognised(ctx, f, line_no, line, row)
-            continue
-        try:
-            record = adapter.parse(line, line_no)
-        except AdapterError as exc:
-            ctx.quarantine.add(f.uri, line_no, exc.reason_code, exc.field, str(exc), line)
-            row.quarantined += 1
-            continue
-        if record is None:
-            row.skipped += 1
-            continue
-        chunk.records.append(record)
-        chunk.line_nos.append(line_no)
-        chunk.raws.append(line)
-        if len(chunk.records) >= CHUNK_LINES:
-            _flush(chunk, f, fmt, ctx, row)
+    """The per-line loop (kept minimal: lines are parsed per chunk in ``_flush``)."""
+    read = 0
+    try:
+        for line_no, line, problem in lines:
+            read += 1
+            if problem is not None:
+                ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
+                row.quarantined += 1
+            elif adapter is None:
+                _unrecognised(ctx, f, line_no, line, row)
+            else:
+                chunk.line_nos.append(line_no)
+                chunk.raws.append(line)
+                if len(chunk.raws) >= CHUNK_LINES:
+                    _flush(chunk, adapter, f, fmt, ctx, row)
+    finally:
+        row.lines_read += read
 
 
 def _chain(peeked: list[Line], rest: Iterator[Line]) -> Iterator[Line]:
@@ -146,12 +141,43 @@ def _unrecognised(ctx: FileContext, f: SourceFile, line_no: int, line: bytes, ro
     row.quarantined += 1
 
 
-def _flush(chunk: _Chunk, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
-    if not chunk.records:
+def _flush(chunk: _Chunk, adapter: Adapter | None, f: SourceFile, fmt: str, ctx: FileContext, row: LedgerRow) -> None:
+    if not chunk.raws or adapter is None:
         return
-    records, line_nos, raws = chunk.records, chunk.line_nos, chunk.raws
-    chunk.records, chunk.line_nos, chunk.raws = [], [], []
-    _flush_records(records, line_nos, raws, f, fmt, ctx, row)
+    line_nos, raws = chunk.line_nos, chunk.raws
+    chunk.line_nos, chunk.raws = [], []
+    parsed = _parse_all(adapter, raws, line_nos)
+    if all(type(r) is dict for r in parsed):
+        records: list[dict[str, Any]] = parsed  # type: ignore[assignment]
+    else:
+        records, kept_nos, kept_raws = [], [], []
+        for rec, line_no, raw in zip(parsed, line_nos, raws, strict=True):
+            if isinstance(rec, AdapterError):
+                ctx.quarantine.add(f.uri, line_no, rec.reason_code, rec.field, str(rec), raw)
+                row.quarantined += 1
+            elif rec is None:
+                row.skipped += 1
+            else:
+                records.append(rec)
+                kept_nos.append(line_no)
+                kept_raws.append(raw)
+        line_nos, raws = kept_nos, kept_raws
+    if records:
+        _flush_records(records, line_nos, raws, f, fmt, ctx, row)
+
+
+def _parse_all(adapter: Adapter, raws: list[bytes], line_nos: list[int]) -> list[Any]:
+    """Each line's record, None (skip) or AdapterError. Uses the adapter's ``parse_batch`` when it has one."""
+    batch = getattr(adapter, "parse_batch", None)
+    if batch is not None:
+        return list(batch(raws))
+    out: list[Any] = []
+    for raw, line_no in zip(raws, line_nos, strict=True):
+        try:
+            out.append(adapter.parse(raw, line_no))
+        except AdapterError as exc:
+            out.append(exc)
+    return out
 
 
 def _flush_records(

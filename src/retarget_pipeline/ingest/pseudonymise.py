@@ -74,28 +74,26 @@ class Pseudonymiser:
         return out
 
     def keys(self, values: pa.Array, kind: str) -> pa.Array:
+        """Pseudonyms of a column (nulls stay null); Python work only for the distinct non-null values."""
         if values.null_count == len(values):
             return pa.nulls(len(values), pa.string())
+        enc = pc.dictionary_encode(values)
         key = self.key
-        return pa.array([None if v is None else key(v, kind) for v in values.to_pylist()], type=pa.string())
+        lut = pa.array([key(v, kind) for v in enc.dictionary.to_pylist()], type=pa.string())
+        return pc.take(lut, enc.indices)
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_VALID_V4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 
 
 def ip_prefix(values: pa.Array) -> pa.Array:
     """IPv4 -> 'a.b.c.0' (/24), IPv6 -> the /48 network address; unparseable -> null."""
     if values.null_count == len(values):
         return pa.nulls(len(values), pa.string())
-    parts = pc.extract_regex(values, r"^(?P<a>\d{1,3})\.(?P<b>\d{1,3})\.(?P<c>\d{1,3})\.(?P<d>\d{1,3})$")
-    octets = [pc.cast(pc.struct_field(parts, i), pa.int32()) for i in range(4)]
-    ok = pc.and_kleene(pc.is_valid(parts), pc.less_equal(pc.max_element_wise(*octets), 255))
-    v4 = pc.binary_join_element_wise(
-        pc.cast(octets[0], pa.string()),
-        pc.cast(octets[1], pa.string()),
-        pc.cast(octets[2], pa.string()),
-        pa.scalar("0"),
-        ".",
-    )
-    out = pc.if_else(pc.fill_null(ok, False), v4, pa.scalar(None, pa.string()))
-    rest = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(ok, False)))
+    ok = pc.fill_null(pc.match_substring_regex(values, _VALID_V4), False)
+    out = pc.if_else(ok, pc.replace_substring_regex(values, r"\.[0-9]+$", ".0"), pa.scalar(None, pa.string()))
+    rest = pc.and_(pc.is_valid(values), pc.invert(ok))
     if not pc.any(rest).as_py():
         return out
     out = _v6_prefix(values, rest, out)
