@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from retarget_pipeline.segments.job import add_build_arguments, run
@@ -15,7 +14,8 @@ def register(subparsers: Any) -> None:
     build = actions.add_parser(
         "build",
         help="evaluate the segment definitions for one as-of date and write membership + stats",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Evaluate every segment definition for one as-of date; write membership Parquet per "
+        "segment and the per-segment stats (only the as-of partitions are replaced).",
     )
     add_build_arguments(build)
     build.set_defaults(func=run)
