@@ -6,7 +6,7 @@ summary**. Triggered by the **retarget_audiences** asset (as-of = the build that
 
 * The gate blocks every export when it fails; `gate_override=true` with an `override_reason` ships anyway and
   the override is recorded in the run summary (`<deliveries>/_runs/`).
-* Destinations come from `config/destinations.yaml`; deliveries go to `RETARGET_DELIVERIES`
+* Destinations come from `config/destinations.yaml`; deliveries go to `RETARGET_DELIVERY_ROOT`
   (default `./data/deliveries`, or `s3://bucket/prefix`).
 """
 

@@ -44,3 +44,7 @@ def load_dagbag() -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
+
+
+# The day the end-to-end tests generate and run the pipeline for.
+E2E_DAY = "2026-11-20"

@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ from retarget_pipeline.orchestration.locations import deliveries_root, join, lak
 
 MODES: tuple[str, ...] = ("full", "incremental")
 # Used when config/destinations.yaml has not been written yet.
-FALLBACK_DESTINATIONS: tuple[str, ...] = ("google_ads", "meta", "ttd_uid2")
+FALLBACK_DESTINATIONS: tuple[str, ...] = (
+    "google_ads_customer_match",
+    "meta_custom_audience",
+    "dsp_device_list",
+    "crm_csv",
+)
 
 
 class GateFailedError(RuntimeError):
@@ -27,11 +33,11 @@ class GateFailedError(RuntimeError):
 
 @cache
 def destination_names(config_path: str | None = None) -> tuple[str, ...]:
-    """Destination names from ``config/destinations.yaml`` (a mapping of name -> settings, or a list of
-    ``{name: ...}``, optionally under a top-level ``destinations`` key); the fallback list if it is absent.
+    """Destination names used in ``config/destinations.yaml`` (``segments: {segment: {destination: {...}}}``),
+    in first-seen order; :data:`FALLBACK_DESTINATIONS` if the file is absent.
 
-    Read once per process: the DAG's ``destinations`` enum comes from here, so the trigger form always offers
-    what the config defines (a tiny file; the one bit of parse-time I/O we allow, on purpose).
+    Read once per process at DAG parse time, on purpose: the trigger form's ``destinations`` enum then always
+    offers what the config defines. It is one small YAML file; the stage library is not imported for it.
     """
     path = Path(config_path) if config_path else project_root() / "config" / "destinations.yaml"
     if not path.is_file():
@@ -39,14 +45,14 @@ def destination_names(config_path: str | None = None) -> tuple[str, ...]:
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if isinstance(data, Mapping) and "destinations" in data:
-        data = data["destinations"]
-    if isinstance(data, Mapping):
-        names = [str(k) for k in data]
-    elif isinstance(data, list):
-        names = [str(item["name"]) if isinstance(item, Mapping) else str(item) for item in data]
-    else:
-        raise ValueError(f"{path}: expected a mapping or list of destinations, got {type(data).__name__}")
+    segments = data.get("segments") if isinstance(data, Mapping) else None
+    if not isinstance(segments, Mapping):
+        raise ValueError(f"{path}: field 'segments': expected a mapping of segment -> destinations")
+    names: dict[str, None] = {}
+    for segment, destinations in segments.items():
+        if not isinstance(destinations, Mapping):
+            raise ValueError(f"{path}: segment {segment!r}: expected a mapping of destination -> options")
+        names.update(dict.fromkeys(str(d) for d in destinations))
     return tuple(names) or FALLBACK_DESTINATIONS
 
 
@@ -66,7 +72,7 @@ def plan_export(
         raise ValueError("cannot tell which build to export: give the as_of param")
     as_of = parse_date(raw_as_of, "as_of").isoformat()
     known = destination_names()
-    destinations = parse_segments(params.get("destinations")) or list(known)
+    destinations = parse_segments(params.get("destinations")) or sorted(known)
     unknown = sorted(set(destinations) - set(known))
     if unknown:
         raise ValueError(f"param destinations: unknown {unknown}; expected some of {list(known)}")
@@ -121,14 +127,14 @@ def run_quality_gate(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_destination_export(plan: Mapping[str, Any], destination: str) -> dict[str, Any]:
     """Export the plan's segments to one destination; a small JSON-able summary of what was delivered."""
-    from retarget_pipeline.export.run import run_export
+    from retarget_pipeline.export.build import run_export
 
     result = run_export(
         lake=plan["lake"],
         destination=destination,
         to=plan["deliveries"],
         mode=plan["mode"],
-        as_of=plan["as_of"],
+        as_of=date.fromisoformat(plan["as_of"]),
         segments=plan["segments"] or None,
         dry_run=plan["dry_run"],
     )
@@ -136,13 +142,15 @@ def run_destination_export(plan: Mapping[str, Any], destination: str) -> dict[st
 
 
 def compact(result: Mapping[str, Any], destination: str) -> dict[str, Any]:
-    """Keep XCom small: scalar fields and short lists only (file lists over 50 entries become counts)."""
-    out: dict[str, Any] = {"destination": destination}
-    for key, value in result.items():
-        if isinstance(value, list | tuple) and len(value) > 50:
-            out[f"{key}_count"] = len(value)
-        else:
-            out[key] = value
+    """Keep XCom small: per-segment file lists become counts (the manifests in the deliveries list the files)."""
+    out: dict[str, Any] = {"destination": destination, **result}
+    segments = []
+    for entry in result.get("segments") or []:
+        entry = dict(entry)
+        files = entry.pop("files", None) or []
+        entry["files_count"] = len(files)
+        segments.append(entry)
+    out["segments"] = segments
     return out
 
 

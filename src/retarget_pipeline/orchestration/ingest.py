@@ -80,7 +80,7 @@ def run_pixel_ingest(
         lake=lake,
         fmt=fmt,
         hour_from=first,
-        hour_to=last,
+        hour_to=last + timedelta(hours=1),  # run_ingest's range is half-open: [hour_from, hour_to)
         reprocess=bool(params.get("reprocess", False)),
     )
     summary = summarize_report(report.to_dict())

@@ -32,8 +32,8 @@ def lake_root() -> str:
 
 
 def deliveries_root() -> str:
-    """Audience deliveries: ``RETARGET_DELIVERIES`` else ``<repo>/data/deliveries``."""
-    return _location("RETARGET_DELIVERIES", "data/deliveries")
+    """Audience deliveries: ``RETARGET_DELIVERY_ROOT`` else ``<repo>/data/deliveries``."""
+    return _location("RETARGET_DELIVERY_ROOT", "data/deliveries")
 
 
 def segments_root(lake: str) -> str:

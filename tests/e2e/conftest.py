@@ -1,0 +1,75 @@
+"""End-to-end fixtures: one throwaway Airflow DB and one pipeline workspace (landing, lake, deliveries) per
+session. The workspace env is set before any DAG is parsed: the DAGs' asset URIs name the lake."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# A tiny day: enough people for every segment rule to match someone, small enough for a 2-core machine.
+from airflow_support import E2E_DAY as DAY
+from airflow_support import ensure_airflow_db, load_dagbag
+
+EVENTS = 4000
+SEED = 11
+
+
+@pytest.fixture(scope="session")
+def workspace() -> Iterator[dict[str, Path]]:
+    # Not tmp_path_factory: pytest prunes old /tmp/pytest-of-<user>/pytest-N folders, and concurrent pytest runs
+    # on a shared machine could delete this lake while spark-submit still reads it.
+    root = Path(tempfile.mkdtemp(prefix="retarget-e2e-"))
+    paths = {name: root / name for name in ("landing", "lake", "deliveries")}
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RETARGET_LANDING", str(paths["landing"]))
+    patch.setenv("RETARGET_LAKE", str(paths["lake"]))
+    patch.setenv("RETARGET_DELIVERY_ROOT", str(paths["deliveries"]))
+    # spark-submit in local mode; the provider turns host "local[2]" into --master local[2].
+    patch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", json.dumps({"conn_type": "spark", "host": "local[2]"}))
+    # Consumers must be unpaused for an asset event to queue their runs (as in a live deployment).
+    patch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False")
+    patch.setenv("RETARGET_SPARK_CONF", str(_small_spark_conf(root)))
+    bin_dir = str(Path(sys.executable).parent)
+    patch.setenv("PATH", os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
+    yield paths
+    patch.undo()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _small_spark_conf(root: Path) -> Path:
+    conf = root / "spark-test.conf"
+    conf.write_text("spark.sql.shuffle.partitions 2\nspark.driver.memory 1g\n", encoding="utf-8")
+    return conf
+
+
+@pytest.fixture(scope="session")
+def airflow_db(workspace: dict[str, Path]) -> Path:
+    return ensure_airflow_db()
+
+
+@pytest.fixture(scope="session")
+def landed_day(workspace: dict[str, Path]) -> Path:
+    """One generated day of pixel logs in the landing folder (24 hourly files)."""
+    pytest.importorskip("retarget_pipeline.generate.cli", reason="generator not available yet")
+    command = [sys.executable, "-m", "retarget_pipeline.cli", "generate", "--out", str(workspace["landing"])]
+    command += ["--events", str(EVENTS), "--days", "1", "--seed", str(SEED), "--start-date", DAY]
+    subprocess.run(command, check=True, capture_output=True)
+    return workspace["landing"]
+
+
+@pytest.fixture(scope="session")
+def dags(workspace: dict[str, Path], airflow_db: Path) -> dict[str, object]:
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            task.retries = 0  # fail fast: dag.test() would sleep through real retry delays
+    return dict(bag.dags)
