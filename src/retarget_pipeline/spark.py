@@ -15,17 +15,25 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SMALL_MACHINE_DEFAULTS: dict[str, str] = {
-    # 2-8 cores: a few shuffle partitions, AQE coalesces further.
+    # 2-8 cores: a few shuffle partitions, AQE coalesces further. Clusters: set shuffle.partitions to ~2-3x
+    # the total executor cores in RETARGET_SPARK_CONF (AQE then only needs to coalesce, never split).
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    # Coalesce to ~64 MB partitions instead of maximising task count: the segment build runs ~60 small jobs
+    # (identity rounds, stats) whose shuffles are tiny, and on 2 cores each extra task is pure scheduling cost.
+    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
+    "spark.sql.adaptive.advisoryPartitionSizeInBytes": str(64 * 1024 * 1024),
     "spark.sql.adaptive.skewJoin.enabled": "true",
     "spark.sql.autoBroadcastJoinThreshold": str(32 * 1024 * 1024),
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.files.maxPartitionBytes": str(128 * 1024 * 1024),
+    # Output file size: one file per task and partition, capped at 5M rows (~150-250 MB of zstd Parquet).
     "spark.sql.files.maxRecordsPerFile": "5000000",
+    # Local mode: the driver is the only executor. 2g holds the 10M-event build; raise it (or use executors
+    # on a cluster) for more. Only effective before the JVM starts (a fresh process / spark-submit).
     "spark.driver.memory": "2g",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
