@@ -6,6 +6,7 @@ Exit code 0 when the gate passes (or is overridden), 1 when it fails.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import date
 from typing import Any
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from retarget_pipeline.cli import UsageError
     from retarget_pipeline.quality.gates import run_audience_gate, run_event_gate
 
+    if not args.verbose:  # GX logs its own set-up at INFO
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     lake = args.lake or lake_root()
     if args.suite == "events":
         if args.as_of is None and not args.partitions:

@@ -98,7 +98,7 @@ def volume_bounds(
     previous = [c for c in (day_counts(day - timedelta(days=k)) for k in range(1, history_days + 1)) if c is not None]
     row: dict[str, int] = {}
     bounds: list[Bounds] = []
-    notes: list[str] = []
+    skipped: list[str] = []
     for t in event_types:
         column = f"{day.isoformat()}/{t}"
         row[column] = today.get(t, 0)
@@ -111,9 +111,17 @@ def volume_bounds(
             min_history=min_history_days,
         )
         if b is None:
-            notes.append(f"volume {column}: not checked ({len(previous)} history days, need {min_history_days})")
+            skipped.append(t)
         else:
             bounds.append(b)
+    notes = (
+        [
+            f"volume {day}: {', '.join(skipped)} not checked ({len(previous)} history days with data, need "
+            f"{min_history_days}; or never seen)"
+        ]
+        if skipped
+        else []
+    )
     return row, bounds, notes
 
 
