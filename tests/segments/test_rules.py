@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from .helpers import AS_OF, END, before_end, event, make_config, run, who
+from .helpers import AS_OF, END, before_end, event, events_df, make_config, run, who
 
 SCHEMA = "segment string, who string"
 
@@ -202,3 +203,18 @@ def test_bots_are_excluded_before_anything(spark) -> None:
         who(result.membership, "user_keys"),
         spark.createDataFrame([("cart_abandoners", "human", [])], SCHEMA + ", user_keys array<string>"),
     )
+
+
+def test_compiled_plan_has_no_python_udfs(spark) -> None:
+    from retarget_pipeline.segments.build import evaluate_rules
+    from retarget_pipeline.segments.compile import compile_segments
+    from retarget_pipeline.segments.definitions import load_config
+
+    config = load_config()
+    events = events_df(spark, [event("add_to_cart", "a", before_end(hours=1))])
+    wide = events.withColumn("person_key", F.col("anonymous_id")).transform(
+        evaluate_rules(compile_segments(config.segments, AS_OF), config.settings)
+    )
+    plan = wide._jdf.queryExecution().executedPlan().toString()
+    assert "HashAggregate" in plan or "SortAggregate" in plan or "ObjectHashAggregate" in plan
+    assert "PythonUDF" not in plan and "EvalPython" not in plan

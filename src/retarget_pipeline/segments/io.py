@@ -7,6 +7,7 @@ requested ``as_of=…/segment=…`` folders (and the one ``segment_stats/as_of=�
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -16,6 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retarget_pipeline.contracts import spark_schema
+
+log = logging.getLogger(__name__)
 
 
 class _Fs:
@@ -63,6 +66,7 @@ def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date)
     schema = spark_schema("lake_event")
     paths = event_partitions(spark, lake, first_day, last_day)
     if not paths:
+        log.warning("no event partitions under %s/events for %s..%s", lake, first_day, last_day)
         return spark.createDataFrame([], schema)
     events = spark.read.schema(schema).option("basePath", f"{lake.rstrip('/')}/events").parquet(*paths)
     return events.filter(F.col("event_date").between(F.lit(first_day), F.lit(last_day)))
