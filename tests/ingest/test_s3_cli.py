@@ -75,3 +75,8 @@ def test_cli_missing_key_is_a_clean_error(
     monkeypatch.delenv("RETARGET_PSEUDONYM_KEYS")
     assert main(["ingest", "--source", str(tmp_path / "land"), "--lake", str(tmp_path / "lake")]) == 2
     assert "RETARGET_PSEUDONYM_KEYS is not set" in capsys.readouterr().err
+
+
+def test_cli_missing_source_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "--source", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")]) == 2
+    assert "does not exist" in capsys.readouterr().err

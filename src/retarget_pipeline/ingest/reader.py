@@ -79,6 +79,8 @@ class Source:
                 key=lambda s: s.key,
             )
         root = Path(self.uri)
+        if not root.exists():
+            raise FileNotFoundError(f"landing source {root} does not exist")
         paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
         out = []
         for p in paths:
