@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from retarget_pipeline.segments.definitions import (
-    CountCondition,
-    SegmentConfigError,
-    SequenceCondition,
-    load_config,
-    parse_config,
-)
+from retarget_pipeline.segments.definitions import load_config, parse_config
+from retarget_pipeline.segments.model import CountCondition, SegmentConfigError, SequenceCondition
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_INS = [

@@ -23,9 +23,10 @@ from retarget_pipeline.segments import io
 from retarget_pipeline.segments.attributes import compute_attributes
 from retarget_pipeline.segments.caps import FREQUENCY_CAPPED, apply_cross_segment_cap, capped_aggregate
 from retarget_pipeline.segments.compile import CompiledSegment, as_of_end, compile_segments, final_qualifies
-from retarget_pipeline.segments.definitions import SegmentConfig, Settings, load_config
+from retarget_pipeline.segments.definitions import load_config
 from retarget_pipeline.segments.holdout import is_holdout
 from retarget_pipeline.segments.identity import attribute_events, stitch_identities, summarize_persons
+from retarget_pipeline.segments.model import SegmentConfig, Settings
 from retarget_pipeline.segments.suppress import (
     CONSENT_DENIED,
     consent_denied_aggregate,

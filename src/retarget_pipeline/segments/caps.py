@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from retarget_pipeline.segments.compile import in_window
-from retarget_pipeline.segments.definitions import FrequencyCap
+from retarget_pipeline.segments.model import FrequencyCap
 
 FREQUENCY_CAPPED = "frequency_capped"
 CROSS_SEGMENT_CAP = "cross_segment_cap"

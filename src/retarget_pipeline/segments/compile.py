@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 
-from retarget_pipeline.segments.definitions import (
+from retarget_pipeline.segments.model import (
     Condition,
     CountCondition,
     Predicate,

@@ -9,10 +9,8 @@ Built-in templates expand into the same generic rule language as hand-written ``
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,124 +19,38 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from retarget_pipeline.config import project_root
 from retarget_pipeline.contracts import schemas_dir
+from retarget_pipeline.segments.model import (
+    Condition,
+    CountCondition,
+    FrequencyCap,
+    Match,
+    Predicate,
+    SegmentConfig,
+    SegmentConfigError,
+    SegmentDefinition,
+    SequenceCondition,
+    Settings,
+)
+from retarget_pipeline.segments.templates import ALL_PARAMS, TEMPLATE_PARAMS, expand_template
 
-MATCH_OPS = ("equals", "in", "prefix")
-TEMPLATE_PARAMS: dict[str, dict[str, Any]] = {
-    "cart_abandoners": {"lookback_days": 7, "idle_minutes": 30},
-    "checkout_abandoners": {"lookback_days": 7, "idle_minutes": 30},
-    "product_viewers": {"lookback_days": 14, "min_views": 1},
-    "category_viewers": {"lookback_days": 14, "min_views": 1, "category": None},
-    "high_intent": {"lookback_days": 3, "min_views": 5},
-    "recent_purchasers": {"lookback_days": 30},
-    "lapsed_customers": {"lookback_days": 365, "quiet_days": 90},
-}
-ALL_PARAMS = ("lookback_days", "idle_minutes", "min_views", "category", "quiet_days")
-
-
-class SegmentConfigError(ValueError):
-    """Invalid segment definitions or an unknown segment name; the message names file, segment and field."""
-
-
-@dataclass(frozen=True)
-class Match:
-    field: str
-    op: str  # equals | in | prefix
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Predicate:
-    event_types: tuple[str, ...]  # empty: any event type
-    matches: tuple[Match, ...] = ()
-
-
-@dataclass(frozen=True)
-class CountCondition:
-    where: Predicate
-    within_days: int
-    at_least: int = 1
-    at_most: int | None = None
-    without: Predicate | None = None
-    same: str | None = None
-
-
-@dataclass(frozen=True)
-class SequenceCondition:
-    first: Predicate
-    then_no: Predicate
-    within_days: int
-    within_minutes: int | None = None
-    idle_minutes: int = 0
-
-
-Condition = CountCondition | SequenceCondition
-
-
-@dataclass(frozen=True)
-class FrequencyCap:
-    window_days: int
-    max: int
-
-
-@dataclass(frozen=True)
-class SegmentDefinition:
-    name: str
-    conditions: tuple[Condition, ...]
-    exclude_segments: tuple[str, ...] = ()
-    ttl_days: int = 7
-    priority: int = 0
-    holdout_pct: float = 10.0
-    campaign_ids: tuple[str, ...] = ()
-    frequency_caps: tuple[FrequencyCap, ...] = ()
-    description: str = ""
-
-    @property
-    def definition_hash(self) -> str:
-        """SHA-256 of the compiled definition (canonical JSON, description excluded)."""
-        payload = asdict(self)
-        payload.pop("description")
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-    @property
-    def longest_window_days(self) -> int:
-        days = [c.within_days for c in self.conditions] + [c.window_days for c in self.frequency_caps]
-        return max(days)
-
-
-@dataclass(frozen=True)
-class Settings:
-    max_audiences_per_person: int = 2
-    holdout_salt: str = "retarget-holdout-v1"
-    max_linked_keys: int = 20
-    max_identity_iterations: int = 30
-    consent_lookback_days: int = 365
-    attribute_lookback_days: int = 30
-    global_frequency_caps: tuple[FrequencyCap, ...] = ()
-
-
-@dataclass(frozen=True)
-class SegmentConfig:
-    source: str
-    settings: Settings
-    segments: Mapping[str, SegmentDefinition]
-
-    def select(self, names: Sequence[str] | None) -> list[str]:
-        """The requested names (all when None), checked against the definitions, in definition order."""
-        if not names:
-            return list(self.segments)
-        unknown = [n for n in names if n not in self.segments]
-        if unknown:
-            raise SegmentConfigError(
-                f"{self.source}: unknown segment(s) {', '.join(map(repr, unknown))}; known: {', '.join(self.segments)}"
-            )
-        return [n for n in self.segments if n in set(names)]
-
-    @property
-    def read_days(self) -> int:
-        """Days of events (ending with the as-of day) the longest window needs."""
-        s = self.settings
-        days = [s.consent_lookback_days, s.attribute_lookback_days, *(c.window_days for c in s.global_frequency_caps)]
-        return max(days + [d.longest_window_days for d in self.segments.values()])
+# The typed model lives in .model; it is re-exported here so callers need one import (bench uses it).
+__all__ = [
+    "Condition",
+    "CountCondition",
+    "FrequencyCap",
+    "Match",
+    "Predicate",
+    "SegmentConfig",
+    "SegmentConfigError",
+    "SegmentDefinition",
+    "SequenceCondition",
+    "Settings",
+    "default_config_path",
+    "exclusion_order",
+    "load_config",
+    "parse_config",
+    "validate_document",
+]
 
 
 def default_config_path() -> Path:
@@ -228,29 +140,6 @@ def _condition(raw: Mapping[str, Any]) -> Condition:
         within_minutes=s.get("within_minutes"),
         idle_minutes=s.get("idle_minutes", 0),
     )
-
-
-def expand_template(template: str, p: Mapping[str, Any]) -> tuple[Condition, ...]:
-    """Built-in template + parameters -> generic conditions."""
-    days = int(p["lookback_days"])
-    if template in ("cart_abandoners", "checkout_abandoners"):
-        first = "add_to_cart" if template == "cart_abandoners" else "begin_checkout"
-        return (SequenceCondition(Predicate((first,)), Predicate(("purchase",)), days, None, p["idle_minutes"]),)
-    views = Predicate(("product_view",))
-    if template == "product_viewers":
-        adds = Predicate(("add_to_cart",))
-        return (CountCondition(views, days, p["min_views"], without=adds, same="product_id"),)
-    if template == "category_viewers":
-        in_category = Predicate(("product_view",), (Match("category", "equals", (p["category"],)),))
-        return (CountCondition(in_category, days, p["min_views"]),)
-    if template == "high_intent":
-        return (CountCondition(views, days, p["min_views"]),)
-    purchases = Predicate(("purchase",))
-    if template == "recent_purchasers":
-        return (CountCondition(purchases, days, 1),)
-    if p["quiet_days"] >= days:
-        raise ValueError(f"field 'quiet_days': expected less than lookback_days ({days}), got {p['quiet_days']}")
-    return (CountCondition(purchases, days, 1), CountCondition(purchases, p["quiet_days"], 0, 0))
 
 
 def _segment(name: str, raw: Mapping[str, Any], source: str) -> SegmentDefinition:
