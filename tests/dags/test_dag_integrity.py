@@ -162,3 +162,22 @@ def test_dag_file_loads_nothing_heavy_at_parse_time(dag_id: str) -> None:
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     heavy = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN_AT_PARSE or m.startswith(FORBIDDEN_AT_PARSE))
     assert heavy == []
+
+
+@pytest.mark.parametrize(
+    ("connection", "master"),
+    [
+        ('{"conn_type": "spark", "host": "local[*]"}', "local[*]"),
+        ("spark://spark-master:7077", "spark://spark-master:7077"),
+        ('{"conn_type": "spark", "host": "spark://spark-master", "port": 7077}', "spark://spark-master:7077"),
+    ],
+)
+def test_spark_default_connection_from_env_sets_the_master(
+    monkeypatch: pytest.MonkeyPatch, connection: str, master: str
+) -> None:
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", connection)
+    hook = SparkSubmitHook(conn_id="spark_default")
+    assert hook._connection["master"] == master
+    assert hook._build_spark_submit_command("app.py")[:3] == ["spark-submit", "--master", master]

@@ -105,7 +105,7 @@ def test_spark_submit_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     plan = build.plan_build({"as_of": "2026-11-20", "segments": "b,a", "dry_run": True})
     lake = str(tmp_path / "lake")
     assert plan["args"] == [
-        "--lake", lake, "--as-of", "2026-11-20", "--out", f"{lake}/segments", "--segments", "a,b", "--dry-run",
+        "--lake", lake, "--as-of", "2026-11-20", "--out", lake, "--segments", "a,b", "--dry-run",
     ]  # fmt: skip
     assert plan["dry_run"] is True and plan["segments"] == ["a", "b"]
 

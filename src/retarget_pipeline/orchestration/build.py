@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retarget_pipeline.orchestration.locations import lake_root, segments_root
+from retarget_pipeline.orchestration.locations import lake_root
 
 
 def parse_segments(value: object) -> list[str]:
@@ -70,7 +70,7 @@ def plan_build(
         params, triggering_event_dates=triggering_event_dates, interval_start=interval_start, run_after=run_after
     )
     lake = lake_root()
-    out = segments_root(lake)
+    out = lake  # the job writes segments/ and segment_stats/ under its --out root: the lake itself
     segments = parse_segments(params.get("segments"))
     dry_run = bool(params.get("dry_run", False))
     args = ["--lake", lake, "--as-of", as_of.isoformat(), "--out", out]

@@ -103,25 +103,32 @@ def quality_gate_available() -> bool:
 
 
 def run_quality_gate(plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the quality gate on the build being exported; raise :class:`GateFailedError` if it blocks.
+    """Run the audiences quality gate on the build being exported; raise :class:`GateFailedError` if it blocks.
 
-    An override (with its reason) lets a failed or unavailable gate through and is recorded in the result.
+    An override (``gate_override`` with its reason) lets a failed or unavailable gate through; the gate library
+    records the reason with its results, and it is in the returned dict either way.
     """
-    override = bool(plan.get("gate_override"))
+    reason = str(plan.get("override_reason") or "") if plan.get("gate_override") else ""
     if not quality_gate_available():
         result: dict[str, Any] = {"status": "unavailable", "passed": False, "checks": []}
     else:
         gate = importlib.import_module("retarget_pipeline.quality.gate")
-        result = dict(gate.run_gate(lake=plan["lake"], as_of=plan["as_of"], segments=plan["segments"] or None))
-        result.setdefault("status", "passed" if result.get("passed") else "failed")
-    result.update(overridden=False, override_reason=None)
-    if not result.get("passed"):
-        if not override:
-            raise GateFailedError(
-                f"quality gate {result['status']} for as_of={plan['as_of']}: exports blocked "
-                "(re-run with gate_override=true and an override_reason to ship anyway)"
+        result = dict(
+            gate.run_gate(
+                lake=plan["lake"],
+                as_of=plan["as_of"],
+                segments=plan["segments"] or None,
+                override_reason=reason or None,
             )
-        result.update(overridden=True, override_reason=plan.get("override_reason"))
+        )
+        result.setdefault("status", "passed" if result.get("passed") else "failed")
+    overridden = bool(reason) and (result.get("status") in {"overridden", "unavailable"} or not result.get("passed"))
+    if not result.get("passed") and not overridden:
+        raise GateFailedError(
+            f"quality gate {result['status']} for as_of={plan['as_of']}: exports blocked "
+            "(re-run with gate_override=true and an override_reason to ship anyway)"
+        )
+    result.update(overridden=overridden, override_reason=reason or None)
     return result
 
 
