@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 HASH_COL = "_h"  # 0..255 hash of event_id: the bucket is _h % n
 PRIO_COL = "_prio"  # 0 = already in the lake, 1 = new
 PKEY_COL = "_p"  # partition key: days since epoch * 24 + hour
-BUCKET_ROWS = 1_000_000  # rows held in memory per dedup step
-BYTES_PER_BUCKET = 64 << 20  # compressed landing bytes per run bucket
+BUCKET_ROWS = 400_000  # rows held in memory per merge step
+BYTES_PER_BUCKET = 32 << 20  # compressed landing bytes per run bucket (~300k pixel events)
 DEDUP_ORDER = [
     ("event_id", "ascending"),
     ("received_time", "ascending"),
@@ -36,6 +36,12 @@ DEDUP_ORDER = [
     ("source_file", "ascending"),
     ("source_line", "ascending"),
 ]
+
+
+def release_memory() -> None:
+    """Hand freed Arrow buffers back to the OS between buckets/partitions (mimalloc keeps them otherwise,
+    which would make peak RSS the sum of all steps rather than the biggest one)."""
+    pa.default_memory_pool().release_unused()
 
 
 def id_hash(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -156,6 +162,8 @@ class Stage:
             path.unlink()
             for p, part in self._by_partition(table):
                 self._spill(p, k, part)
+            del table
+            release_memory()
         self._writers.clear()
 
     def _by_partition(self, table: pa.Table) -> list[tuple[int, pa.Table]]:

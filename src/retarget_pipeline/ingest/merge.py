@@ -22,7 +22,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from retarget_pipeline.ingest.dedupe import BUCKET_ROWS, HASH_COL, PRIO_COL, Stage, first_per_id, id_hash
+from retarget_pipeline.ingest.dedupe import (
+    BUCKET_ROWS,
+    HASH_COL,
+    PRIO_COL,
+    Stage,
+    first_per_id,
+    id_hash,
+    release_memory,
+)
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS
 from retarget_pipeline.ingest.writer import ROW_GROUP, Lake
 
@@ -62,6 +70,7 @@ class Merger:
             self._late_window(p)
         for p in sorted(self.stage.partitions | set(self.delete_old)):
             self._rewrite(p)
+            release_memory()
         return self.result
 
     def _late_window(self, p: int) -> None:
@@ -110,16 +119,18 @@ class Merger:
                 self.stage.drops.add(losers)
                 old_lost = losers.num_rows - pc.sum(losers[PRIO_COL]).as_py() if losers.num_rows else 0
                 self.result.superseded += old_lost
-                kept_new = winners.filter(pc.equal(winners[PRIO_COL], 1))
-                if kept_new.num_rows or old_lost or self.delete_old.get(p):
+                is_new = pc.equal(winners[PRIO_COL], 1)
+                if pc.any(is_new).as_py() or old_lost or self.delete_old.get(p):
                     changed = True
-                touched_sources.update(pc.unique(kept_new["source_file"]).to_pylist())
+                touched_sources.update(pc.unique(pc.filter(winners["source_file"], is_new)).to_pylist())
                 winners = winners.take(
                     pc.sort_indices(winners, [("event_time", "ascending"), ("event_id", "ascending")])
                 )
                 writer.write_table(
                     winners.select(self.out_schema.names).cast(self.out_schema), row_group_size=ROW_GROUP
                 )
+                del table, winners, losers
+                release_memory()
             return changed or len(files) > 1
 
         key = f"{EVENTS}/{partition_path(p)}/{PART_FILE}"
