@@ -105,9 +105,14 @@ def audience_export() -> None:
 
     @task
     def quality_gate(plan: dict[str, Any]) -> dict[str, Any]:
-        from retarget_pipeline.orchestration.export import run_quality_gate
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return run_quality_gate(plan)
+        from retarget_pipeline.orchestration.export import GateFailedError, run_quality_gate
+
+        try:
+            return run_quality_gate(plan)
+        except GateFailedError as exc:  # a data problem: retrying cannot fix it
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def cleared_destinations(plan: dict[str, Any], gate: dict[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 # DEMO ONLY: a fixed, public pseudonymisation key so the demo runs out of the box. Never use it for real data:
 # set RETARGET_PSEUDONYM_KEYS from your secret store instead (anyone with this key can re-link pseudonyms).
-DEMO_PSEUDONYM_KEYS = "demo:ZGVtby1vbmx5LWtleS1ub3QtZm9yLXJlYWwtZGF0YS0zMmI="
+DEMO_PSEUDONYM_KEYS = "vdemo:ZGVtby1vbmx5LWtleS1ub3QtZm9yLXJlYWwtZGF0YS0zMmI="
 DEFAULT_DAY = "2026-11-20"
 
 # (stage, module the DAG's task imports, DAG id)
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show Airflow and Spark logs")
     args = parser.parse_args(argv)
     day = date.fromisoformat(args.day).isoformat()
+    if not args.verbose:
+        warnings.simplefilter("ignore", DeprecationWarning)  # third-party deprecation noise in a demo
     for note in set_environment(args.verbose):
         print(f"NOTE: {note}")
     landing, lake = Path(os.environ["RETARGET_LANDING"]), os.environ["RETARGET_LAKE"]
@@ -152,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     dags = dict(bag.dags)
+    for dag in dags.values():
+        for task in dag.tasks:
+            task.retries = 0  # a demo fails fast; retries with back-off are for production runs
 
     results: dict[str, Any] = {}
     missing = [stage for stage, module, _ in STAGES if not available(module)]

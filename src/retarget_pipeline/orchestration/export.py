@@ -124,9 +124,11 @@ def run_quality_gate(plan: Mapping[str, Any]) -> dict[str, Any]:
         result.setdefault("status", "passed" if result.get("passed") else "failed")
     overridden = bool(reason) and (result.get("status") in {"overridden", "unavailable"} or not result.get("passed"))
     if not result.get("passed") and not overridden:
+        checks = "; ".join(str(c) for c in result.get("checks") or []) or "no details"
+        where = f" (results: {result['results_path']})" if result.get("results_path") else ""
         raise GateFailedError(
-            f"quality gate {result['status']} for as_of={plan['as_of']}: exports blocked "
-            "(re-run with gate_override=true and an override_reason to ship anyway)"
+            f"quality gate {result['status']} for as_of={plan['as_of']}: {checks}{where}. Exports blocked; "
+            "re-run with gate_override=true and an override_reason to ship anyway"
         )
     result.update(overridden=overridden, override_reason=reason or None)
     return result
