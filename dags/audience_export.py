@@ -131,7 +131,9 @@ def audience_export() -> None:
     ) -> dict[str, Any]:
         from retarget_pipeline.orchestration.export import summarize_run
 
-        return summarize_run(plan, gate, list(exports), context["run_id"])
+        # Index by length: iterating a lazy XCom sequence probes one past the end (an error log line).
+        results = [exports[i] for i in range(len(exports))]
+        return summarize_run(plan, gate, results, context["run_id"])
 
     plan = plan_export()
     gate = quality_gate(plan)

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     day = date.fromisoformat(args.day).isoformat()
     if not args.verbose:
-        warnings.simplefilter("ignore", DeprecationWarning)  # third-party deprecation noise in a demo
+        warnings.simplefilter("ignore")  # third-party deprecation noise; --verbose shows it
     for note in set_environment(args.verbose):
         print(f"NOTE: {note}")
     landing, lake = Path(os.environ["RETARGET_LANDING"]), os.environ["RETARGET_LAKE"]
@@ -214,6 +214,8 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
         for seg in entry.get("segments", []):
             status, files = seg.get("status"), seg.get("files_count", 0)
             print(f"delivered     {entry['destination']:<26} {seg.get('segment', '?'):<24} {status} ({files} files)")
+        for skipped in entry.get("skipped", []):
+            print(f"not delivered {entry['destination']:<26} {skipped['segment']:<24} {skipped['reason']}")
     if export.get("gate"):
         gate = export["gate"]
         print(f"quality gate  {gate.get('status')}" + (" (overridden)" if gate.get("overridden") else ""))

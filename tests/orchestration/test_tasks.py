@@ -154,7 +154,7 @@ def test_triggering_build_date_wins_over_the_run_date() -> None:
 
 def test_unavailable_gate_blocks_unless_overridden_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export, "quality_gate_available", lambda: False)
-    with pytest.raises(export.GateFailedError, match="exports blocked"):
+    with pytest.raises(export.GateFailedError, match="Exports blocked"):
         export.run_quality_gate(_plan())
     result = export.run_quality_gate(_plan(gate_override=True, override_reason="vendor outage, approved by J."))
     assert result["status"] == "unavailable"
