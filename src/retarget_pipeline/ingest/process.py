@@ -153,7 +153,7 @@ def _flush(chunk: _Chunk, adapter: Adapter | None, f: SourceFile, fmt: str, ctx:
         records, kept_nos, kept_raws = [], [], []
         for rec, line_no, raw in zip(parsed, line_nos, raws, strict=True):
             if isinstance(rec, AdapterError):
-                ctx.quarantine.add(f.uri, line_no, rec.reason_code, rec.field, str(rec), raw)
+                ctx.quarantine.add(f.uri, line_no, rec.reason_code, rec.field, f"line {line_no}: {rec}", raw)
                 row.quarantined += 1
             elif rec is None:
                 row.skipped += 1
