@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# Three spark-submits, an Airflow DB migration and four JVMs: measured 12 min on a busy shared 2-core machine,
+# well over the ~2 min budget of default tests, so it is opt-in: RETARGET_CLUSTER_TESTS=1 pytest tests/cluster
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("RETARGET_CLUSTER_TESTS") != "1", reason="set RETARGET_CLUSTER_TESTS=1 to start a Spark cluster"
+    ),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
