@@ -28,6 +28,7 @@ from retarget_pipeline.export.inputs import (
 )
 from retarget_pipeline.export.manifest import DeliveryFile, build_manifest, content_hash, delivery_id, delivery_prefix
 from retarget_pipeline.export.publish import is_complete, publish_delivery, update_latest
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def export_segment(
         log.info(
             "export %s/%s as_of=%s: delivered %s (%d files)", cfg.destination, cfg.segment, as_of, ident, len(files)
         )
+    crash_point("export.before_latest")
     # Also on a no-op re-run: repairs a run that died between the manifest and these two steps.
     update_latest(out, cfg.destination, cfg.segment, prefix, manifest)
     incremental.save_state(out, cfg.destination, cfg.segment, as_of, ident, layout)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.export.manifest import LATEST_NAME, MANIFEST_NAME, DeliveryFile, to_json_bytes
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import LocalStore, ObjectNotFoundError, Store, atomic_write_local
 from retarget_pipeline.storage.base import TEMP_PREFIX
 
@@ -40,6 +41,7 @@ def _publish_local(root: Path, prefix: str, files: list[DeliveryFile], manifest:
     try:
         for f in files:
             (tmp / f.name).write_bytes(f.data)
+        crash_point("export.files_uploaded")
         (tmp / MANIFEST_NAME).write_bytes(manifest)
         for path in tmp.iterdir():
             with path.open("rb") as handle:
@@ -62,6 +64,7 @@ def publish_delivery(store: Store, prefix: str, files: list[DeliveryFile], manif
         store.delete(stale.key)
     for f in files:
         store.put_bytes(f.data, prefix + f.name)
+    crash_point("export.files_uploaded")
     store.put_bytes(manifest_bytes, prefix + MANIFEST_NAME)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.ingest.writer import Lake
 
 LEDGER = "_ledger"
@@ -80,6 +81,7 @@ def processed(lake: Lake) -> set[tuple[str, int]]:
 def write(lake: Lake, run_id: str, rows: list[LedgerRow]) -> str | None:
     if not rows:
         return None
+    crash_point("ingest.before_ledger")
     key = f"{LEDGER}/part-{run_id}.parquet"
     table = pa.Table.from_pylist([asdict(r) for r in rows], schema=SCHEMA)
     lake.write_table(key, table)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.ingest.dedupe import (
     BUCKET_ROWS,
     HASH_COL,
@@ -141,6 +142,7 @@ class Merger:
             self.result.touched.append(partition_path(p))
             for src in touched_sources:
                 self.result.outputs[src].add(key)
+            crash_point("ingest.partition_committed")
 
     def _num_rows(self, key: str) -> int:
         with self.lake.local_copy(key) as path:

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import Store, open_store
 from retarget_pipeline.storage.base import TEMP_PREFIX
 
@@ -86,6 +87,7 @@ class Lake:
                 commit = fill(writer)
             if not commit:
                 return False
+            crash_point("lake.temp_written")
             if local is not None:
                 with open(name, "rb") as handle:
                     os.fsync(handle.fileno())

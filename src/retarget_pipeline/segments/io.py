@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retarget_pipeline.contracts import spark_schema
+from retarget_pipeline.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,13 @@ def write_membership(membership: DataFrame, out: str, as_of: date, segments: Seq
     staging = f"{root}/_staging-{as_of.isoformat()}-{uuid.uuid4().hex}"
     fs = _Fs(membership.sparkSession, root)
     membership.drop("as_of").write.mode("overwrite").partitionBy("segment").parquet(staging)
+    crash_point("segments.staged")
     written = []
     for seg in segments:
         final = f"{root}/as_of={as_of.isoformat()}/segment={seg}"
         fs.replace(f"{staging}/segment={seg}", final)
         written.append(final)
+        crash_point("segments.swapped_one")
     fs.delete(staging)
     return written
 
