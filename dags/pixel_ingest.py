@@ -3,7 +3,8 @@
 
 Hourly: ingest the landing folder of the run's hour (`<landing>/YYYY/MM/DD/HH/`) into the lake's `events/`
 table, quarantining bad records, then emit an event on the **retarget_lake_events** asset whose `extra` names
-the touched `event_date=/event_hour=` partitions (that event triggers `audience_build`).
+the touched `event_date=/event_hour=` partitions (that event triggers `audience_build`). A run that changed no
+partition (files already in the ledger) skips the announcement, so it triggers nothing.
 
 * Scheduled runs ingest exactly their data interval's hour; `catchup` follows `RETARGET_CATCHUP` (default off).
 * Backfill a range: `airflow backfill create --dag-id pixel_ingest --from-date 2026-11-01 --to-date 2026-11-02`.
@@ -82,17 +83,25 @@ LAKE_EVENTS = lake_events_asset()
     },
 )
 def pixel_ingest() -> None:
-    @task(outlets=[LAKE_EVENTS])
+    @task
     def ingest_landing_hours(**context: Any) -> dict[str, Any]:
-        from retarget_pipeline.orchestration.ingest import asset_extra, run_pixel_ingest
+        from retarget_pipeline.orchestration.ingest import run_pixel_ingest
 
-        summary = run_pixel_ingest(
-            context["params"], context.get("data_interval_start"), context.get("data_interval_end")
-        )
-        context["outlet_events"][LAKE_EVENTS].extra = asset_extra(summary)
-        return summary
+        return run_pixel_ingest(context["params"], context.get("data_interval_start"), context.get("data_interval_end"))
 
-    ingest_landing_hours()
+    @task(outlets=[LAKE_EVENTS])
+    def announce_lake_events(summary: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from retarget_pipeline.orchestration.ingest import asset_extra
+
+        if not summary["touched_partitions"]:  # e.g. a re-run over already ingested files
+            raise AirflowSkipException("no lake partition changed: no asset event, no downstream build")
+        extra = asset_extra(summary)
+        context["outlet_events"][LAKE_EVENTS].extra = extra
+        return extra
+
+    announce_lake_events(ingest_landing_hours())
 
 
 pixel_ingest()

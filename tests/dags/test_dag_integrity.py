@@ -83,10 +83,11 @@ def _graph(dag: Any) -> dict[str, set[str]]:
 
 def test_pixel_ingest_graph_schedule_and_asset(dagbag: Any) -> None:
     dag = dagbag.dags["pixel_ingest"]
-    assert _graph(dag) == {"ingest_landing_hours": set()}
+    assert _graph(dag) == {"ingest_landing_hours": {"announce_lake_events"}, "announce_lake_events": set()}
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     assert dag.timetable.expression == "0 * * * *"
-    (outlet,) = dag.get_task("ingest_landing_hours").outlets
+    assert dag.get_task("ingest_landing_hours").outlets == []
+    (outlet,) = dag.get_task("announce_lake_events").outlets
     assert outlet.name == "retarget_lake_events"
     assert outlet.uri.startswith("file:///") and outlet.uri.endswith("/events")
     formats = dag.params.get_param("input_format").schema["enum"]

@@ -65,6 +65,7 @@ def test_pixel_ingest_rerun_of_the_same_hours_is_idempotent(dags: dict[str, Any]
     _run(dags["pixel_ingest"], {**HOURS, "source": str(ingested.parent / "landing")})
     after = sorted(str(p.relative_to(ingested)) for p in (ingested / "events").rglob("*.parquet"))
     assert after == before
+    assert len(_asset_events("retarget_lake_events")) == 1  # nothing changed: no new event, no downstream build
 
 
 @pytest.fixture(scope="module")
