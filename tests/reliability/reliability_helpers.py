@@ -1,0 +1,144 @@
+"""Helpers for the reliability tests: run ``retarget`` as a real process (optionally killed at a crash point),
+hand-made landing files, and reader-side views of a lake or a delivery root."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+SIGKILLED = -signal.SIGKILL
+
+
+def cli(
+    *args: str, crash_at: str | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m retarget_pipeline.cli ARGS`` in a child process; ``crash_at`` sets ``RETARGET_CRASH_AT``."""
+    full = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    full.pop("RETARGET_CRASH_AT", None)
+    if crash_at:
+        full["RETARGET_CRASH_AT"] = crash_at
+    command = [sys.executable, "-m", "retarget_pipeline.cli", *args]
+    return subprocess.run(command, env=full, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def cli_ok(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = cli(*args, env=env)
+    output = f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, f"retarget {' '.join(args)} failed:\n{output}"
+    return result
+
+
+def kill_when(command: list[str], ready: Any, env: dict[str, str] | None = None, timeout: float = 120) -> int:
+    """Start ``retarget COMMAND``; SIGKILL it as soon as ``ready()`` is true (polled every 5 ms); return code.
+
+    The timed variant of the crash tests: the kill lands wherever the process happens to be."""
+    full = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    full.pop("RETARGET_CRASH_AT", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "retarget_pipeline.cli", *command],
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if ready():
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# ---- landing files ------------------------------------------------------------------------------------------
+
+
+def pixel(n: int, hour: int, minute: int, **over: Any) -> dict[str, Any]:
+    """A valid pixel event #n at 2026-11-20 hour:minute (received 5 s later)."""
+    t = f"2026-11-20T{hour:02d}:{minute:02d}:00Z"
+    base: dict[str, Any] = {
+        "schema_version": "1.0",
+        "event_id": f"00000000-0000-4000-8000-{n:012d}",
+        "event_type": "page_view",
+        "event_time": t,
+        "received_time": f"2026-11-20T{hour:02d}:{minute:02d}:05Z",
+        "anonymous_id": f"anon-{n % 7}",
+        "consent": "granted",
+        "page_url": f"https://shop.example/p/{n % 11}",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        "ip": "203.0.113.77",
+    }
+    if n % 5 == 0:
+        base["email"] = f"person{n % 13}@example.com"
+    base.update(over)
+    return base
+
+
+def write_hour(land: Path, hour: int, lines: list[dict[str, Any] | bytes]) -> Path:
+    path = land / "2026" / "11" / "20" / f"{hour:02d}" / f"pixel-20261120{hour:02d}.jsonl.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"".join((item if isinstance(item, bytes) else orjson.dumps(item)) + b"\n" for item in lines)
+    path.write_bytes(gzip.compress(data, mtime=0))
+    return path
+
+
+def landing(land: Path, hours: tuple[int, ...] = (10, 11, 12), per_hour: int = 40) -> Path:
+    """Hourly files with the awkward cases: a bad line per file, an in-file duplicate, a re-sent copy in the
+    next hour (a later receipt: must lose) and a late event whose event_time is an hour earlier."""
+    for h in hours:
+        rows: list[dict[str, Any] | bytes] = [pixel(h * 1000 + i, h, i % 60) for i in range(per_hour)]
+        rows.append(pixel(h * 1000 + 1, h, 1))  # same event twice in one file
+        rows.append(b'{"not": "a pixel event"')  # quarantined
+        if h != hours[0]:
+            prev = h - 1
+            rows.append(pixel(prev * 1000 + 2, prev, 2, received_time=f"2026-11-20T{h:02d}:00:30Z"))
+            rows.append(pixel(h * 1000 + 999, prev, 59, received_time=f"2026-11-20T{h:02d}:00:10Z"))
+        write_hour(land, h, rows)
+    return land
+
+
+# ---- reader-side views ---------------------------------------------------------------------------------------
+
+
+def visible_files(root: Path, sub: str = "") -> dict[str, str]:
+    """sha256 of every file a reader would take as data (hidden '.'/'_' names and folders skipped)."""
+    base = root / sub if sub else root
+    out: dict[str, str] = {}
+    if not base.exists():
+        return out
+    for p in sorted(base.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and not any(part.startswith((".", "_")) for part in rel.parts):
+            out[rel.as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def hidden_files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob(".tmp-*"))
+
+
+def table(root: Path) -> pa.Table:
+    """The hive-partitioned Parquet dataset under ``root`` as readers see it (pyarrow skips '.'/'_' names)."""
+    if not root.exists():
+        return pa.table({})
+    return ds.dataset(str(root), format="parquet", partitioning="hive").to_table()
+
+
+def event_rows(lake: Path) -> list[dict[str, Any]]:
+    t = table(lake / "events")
+    return sorted(t.to_pylist(), key=lambda r: r["event_id"]) if t.num_columns else []
