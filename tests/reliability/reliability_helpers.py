@@ -142,3 +142,78 @@ def table(root: Path) -> pa.Table:
 def event_rows(lake: Path) -> list[dict[str, Any]]:
     t = table(lake / "events")
     return sorted(t.to_pylist(), key=lambda r: r["event_id"]) if t.num_columns else []
+
+
+# ---- export inputs -------------------------------------------------------------------------------------------
+
+SEGMENT = "cart_abandoners_7d"
+DEST_CONFIG = f"""\
+version: 1
+segments:
+  {SEGMENT}:
+    google_ads_customer_match: {{}}
+    crm_csv: {{}}
+"""
+
+
+def member(key: str, **over: Any) -> dict[str, Any]:
+    from datetime import UTC, date, datetime
+
+    row: dict[str, Any] = {
+        "person_key": key,
+        "anonymous_ids": [f"c_{key}"],
+        "user_keys": [],
+        "email_keys": [f"ek_{key}"],
+        "phone_keys": [],
+        "advertising_ids": [],
+        "is_holdout": False,
+        "suppression_reason": None,
+        "exportable": True,
+        "priority": 10,
+        "entered_at": date(2026, 3, 1),
+        "expires_at": date(2026, 3, 9),
+        "last_event_time": datetime(2026, 2, 28, 9, 0, tzinfo=UTC),
+        "last_cart_time": None,
+        "cart_value": None,
+        "cart_currency": None,
+        "top_product_ids": [],
+        "top_categories": [],
+        "definition_hash": "defhash1",
+    }
+    row.update(over)
+    return row
+
+
+def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]]) -> None:
+    """Membership partitions per as_of day, and match keys for every ``ek_<key>`` email key."""
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    from retarget_pipeline.contracts import arrow_schema
+    from retarget_pipeline.matchkeys import match_keys
+
+    subjects: set[str] = set()
+    for day, people in days.items():
+        folder = lake / "segments" / f"as_of={day.isoformat()}" / f"segment={SEGMENT}"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = [{**p, "as_of": day, "segment": SEGMENT} for p in people]
+        pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("segment_membership")), folder / "part-0.parquet")
+        subjects.update(k for p in people for k in p["email_keys"])
+    seen = datetime(2026, 2, 1, tzinfo=UTC)
+    keys = [
+        {
+            "subject_key": s,
+            "key_type": k.key_type,
+            "platform": k.platform,
+            "match_key": k.match_key,
+            "first_seen": seen,
+            "last_seen": seen,
+            "pseudonym_key_version": "v1",
+        }
+        for s in sorted(subjects)
+        for k in match_keys(f"{s}@example.com", None)
+    ]
+    folder = lake / "identity" / "match_keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(keys, schema=arrow_schema("identity_match_keys")), folder / "part-0.parquet")
