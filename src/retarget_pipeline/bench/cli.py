@@ -28,6 +28,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default="bench-results", help="folder for bench.json, bench.csv, bench.png")
     p.add_argument("--work", default=None, help="scratch folder for generated data (default OUT/work)")
     p.add_argument("--keep-data", action="store_true", help="keep each N's landing/lake data")
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="BENCH_JSON",
+        help="also include the measurements of an earlier bench.json (e.g. 10M run separately); with no "
+        "--events given, only re-renders the table, JSON, CSV and plot",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=3, help="days of traffic; as-of = the last day")
     p.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 11, 20))
@@ -39,14 +47,16 @@ def run(args: argparse.Namespace) -> int:
     from retarget_pipeline.bench.report import comparison_rows, format_table, write_outputs
     from retarget_pipeline.cli import UsageError
 
-    sizes = sorted(set(args.events or DEFAULT_SIZES) | ({100_000_000} if args.with_100m else set()))
+    default = () if args.merge else DEFAULT_SIZES
+    sizes = sorted(set(args.events or default) | ({100_000_000} if args.with_100m else set()))
     if any(n < 1000 for n in sizes):
         raise UsageError("--events: expected N >= 1000")
     logging.getLogger("retarget_pipeline.bench").setLevel(logging.INFO)
     out = Path(args.out)
     work_root = Path(args.work) if args.work else out / "work"
-    results, summaries = [], []
+    results, summaries = _load(args.merge)
     status = 0
+    files = write_outputs(out, results, {"runs": summaries}) if results else {}
     for n in sizes:
         work = work_root / f"n{n}"
         try:
@@ -73,3 +83,16 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return status
+
+
+def _load(paths: list[str]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Measurements and run summaries of earlier ``bench.json`` files."""
+    from retarget_pipeline.bench.harness import StageResult
+
+    results: list[Any] = []
+    summaries: list[dict[str, Any]] = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        results += [StageResult(**m) for m in doc.get("measurements", [])]
+        summaries += doc.get("runs", [])
+    return results, summaries
