@@ -36,11 +36,6 @@ def deliveries_root() -> str:
     return _location("RETARGET_DELIVERY_ROOT", "data/deliveries")
 
 
-def segments_root(lake: str) -> str:
-    """Segment membership tables inside the lake (``segments/as_of=.../segment=...``)."""
-    return join(lake, "segments")
-
-
 def join(base: str, *parts: str) -> str:
     """Join path segments for a local path or an object-store URI alike."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
