@@ -250,7 +250,7 @@ def test_repo_destinations_config_is_valid() -> None:
     from retarget_pipeline.export.destinations import load_destinations
 
     config = load_destinations()
-    assert config["cart_abandoners_7d"]["meta_custom_audience"].max_rows_per_file == 10_000
+    assert config["cart_abandoners"]["meta_custom_audience"].max_rows_per_file == 10_000
 
 
 def test_export_cli(lake: Path, tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]) -> None:
