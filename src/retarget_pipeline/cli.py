@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.quality.cli",
     "retarget_pipeline.export.normalize_cli",
     "retarget_pipeline.export.cli",
+    "retarget_pipeline.privacy.cli",
     "retarget_pipeline.download.cli",
     "retarget_pipeline.bench.cli",
 )

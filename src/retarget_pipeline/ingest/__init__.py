@@ -11,9 +11,11 @@ is_bot / bot_reason) -> ``dedupe`` (run-level dedup in event_id hash buckets) ->
 touched lake partitions +- ``LATE_WINDOW_HOURS``; one compacted zstd Parquet file per partition, replaced
 atomically by ``writer``) -> ``identity`` (match keys) -> ``quarantine`` -> ``ledger``.
 
-Ledger invariant (per file): ``lines_read = skipped + valid + quarantined + duplicates``. ``bots`` counts the
-valid rows flagged ``is_bot`` (kept in the lake for audit), it is not a separate bucket. A later run whose
-copy of an event was received earlier replaces the lake row; the report counts that as ``superseded``.
+Ledger invariant (per file): ``lines_read = skipped + valid + quarantined + duplicates + erased`` (erased:
+rows of a person with an erasure request under ``<lake>/_erasure/``, dropped before the lake; see
+``retarget_pipeline.privacy``). ``bots`` counts the valid rows flagged ``is_bot`` (kept in the lake for
+audit), it is not a separate bucket. A later run whose copy of an event was received earlier replaces the
+lake row; the report counts that as ``superseded``.
 Statuses: ok, truncated (gzip ended early; the partial last line is quarantined), corrupt (gzip CRC or
 garbage; what decoded before the damage is kept, the unreadable remainder is one ``corrupt_file`` record),
 unrecognised (no adapter detected in the first 100 non-empty lines: every line quarantined), failed (source

@@ -1,7 +1,8 @@
 """The ingest ledger: ``<lake>/_ledger/part-<run id>.parquet``, one row per landing file per run.
 
-Counts reconcile exactly: ``lines_read == skipped + valid + quarantined + duplicates``. ``bots`` is NOT a
-separate bucket: it counts the valid rows flagged ``is_bot`` (they are in the lake, for audit).
+Counts reconcile exactly: ``lines_read == skipped + valid + quarantined + duplicates + erased`` (erased:
+valid rows of a person with an erasure request, dropped by ``retarget_pipeline.privacy.ingest_filter``).
+``bots`` is NOT a separate bucket: it counts the valid rows flagged ``is_bot`` (they are in the lake, for audit).
 A file counts as processed once a ledger row with a committed status (ok / truncated / corrupt) exists for
 its path and size; the row is written only after the file's lake output is committed.
 """
@@ -32,6 +33,7 @@ SCHEMA = pa.schema(
         pa.field("quarantined", pa.int64(), nullable=False),
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("bots", pa.int64(), nullable=False),
+        pa.field("erased", pa.int64()),  # nullable: ledger files written before erasure support lack it
         pa.field("output_files", pa.list_(pa.string())),
         pa.field("status", pa.string(), nullable=False),
         pa.field("message", pa.string()),
@@ -52,6 +54,7 @@ class LedgerRow:
     quarantined: int = 0
     duplicates: int = 0
     bots: int = 0
+    erased: int = 0
     output_files: list[str] = field(default_factory=list)
     status: str = "ok"  # ok | truncated | corrupt | unrecognised | failed
     message: str | None = None
@@ -59,7 +62,7 @@ class LedgerRow:
 
     @property
     def reconciles(self) -> bool:
-        return self.lines_read == self.skipped + self.valid + self.quarantined + self.duplicates
+        return self.lines_read == self.skipped + self.valid + self.quarantined + self.duplicates + self.erased
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -90,4 +93,4 @@ def write(lake: Lake, run_id: str, rows: list[LedgerRow]) -> str | None:
 
 def read(lake: Lake) -> pa.Table:
     tables = [lake.read_table(k) for k in lake.files(f"{LEDGER}/")]
-    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+    return pa.concat_tables(tables, promote_options="default") if tables else SCHEMA.empty_table()

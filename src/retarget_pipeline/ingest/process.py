@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,9 @@ from retarget_pipeline.ingest.reader import FileState, HashingReader, Source, So
 from retarget_pipeline.ingest.to_lake import LakeMapper
 from retarget_pipeline.ingest.validate import Validator
 
+if TYPE_CHECKING:
+    from retarget_pipeline.privacy.ingest_filter import ErasureFilter
+
 log = logging.getLogger(__name__)
 CHUNK_LINES = 50_000
 DETECT_LINES = 100
@@ -35,6 +38,7 @@ class FileContext:
     mapper: LakeMapper
     stage: Stage
     quarantine: Quarantine
+    erasure: ErasureFilter | None = None  # erased persons' rows are dropped (ledger: erased)
 
 
 class _Chunk:
@@ -205,6 +209,9 @@ def _flush_records(
     else:
         extra = [r.get("extra") for r in records]
         lines = pa.array(line_nos, pa.int64())
+    if ctx.erasure is not None:
+        cols, extra, lines, erased = ctx.erasure.drop(cols, extra, lines, ctx.mapper.pseudo)
+        row.erased += erased
     table = ctx.mapper.to_lake(cols, extra, lines, fmt, f.uri)
     ctx.stage.add(table)
     row.valid += table.num_rows

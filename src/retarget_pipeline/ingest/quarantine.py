@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def masked_raw(line: bytes) -> str:
     return text[: max(cut, 0)] + "…"
 
 
+def _same(text: str) -> str:
+    return text
+
+
 class Quarantine:
     def __init__(self, ingested_at: datetime) -> None:
         self.ingested_at = ingested_at
@@ -52,6 +57,7 @@ class Quarantine:
         os.close(fd)
         self.path = Path(name)
         self._writer: pq.ParquetWriter | None = None
+        self.redact: Callable[[str], str] = _same  # erased persons' device ids masked (privacy.ingest_filter)
 
     def add(
         self, source_file: str, line_no: int | None, reason: str, field: str | None, message: str, raw: bytes | None
@@ -62,8 +68,8 @@ class Quarantine:
                 "line_no": line_no,
                 "reason_code": reason,
                 "field": field,
-                "message": mask_text(message),
-                "raw_line": None if raw is None else masked_raw(raw),
+                "message": self.redact(mask_text(message)),
+                "raw_line": None if raw is None else self.redact(masked_raw(raw)),
                 "ingested_at": self.ingested_at,
             }
         )

@@ -28,6 +28,7 @@ from retarget_pipeline.ingest.reader import Source, SourceFile, SourceReadError
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_schema
 from retarget_pipeline.ingest.validate import Validator
 from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.privacy.ingest_filter import ErasureFilter
 
 log = logging.getLogger(__name__)
 FORMATS = ("auto", *ADAPTERS)
@@ -46,7 +47,7 @@ class IngestReport:
     superseded: int = 0
 
     def totals(self) -> dict[str, int]:
-        keys = ("lines_read", "skipped", "valid", "quarantined", "duplicates", "bots")
+        keys = ("lines_read", "skipped", "valid", "quarantined", "duplicates", "bots", "erased")
         out = {k: sum(int(getattr(r, k)) for r in self.files) for k in keys}
         out["files"] = len(self.files)
         out["files_skipped"] = len(self.skipped_files)
@@ -112,7 +113,10 @@ def run_ingest(
         stage = Stage(Path(tmp) / "stage", schema, sum(f.size for f in todo))
         quarantine = Quarantine(now)
         try:
-            ctx = FileContext(Validator(), mapper, stage, quarantine)
+            erasure = ErasureFilter.load(dest)
+            if erasure is not None:
+                quarantine.redact = erasure.redact
+            ctx = FileContext(Validator(), mapper, stage, quarantine, erasure)
             for f in todo:
                 report.files.append(_read_one(src, f, fmt, ctx, now))
             stage.dedupe_run()

@@ -1,0 +1,159 @@
+"""Record an erasure request: a raw identifier -> pseudonymised erasure_request rows under ``<lake>/_erasure/``.
+
+The raw value is turned into the lake's pseudonym with the ingest's own code (``Pseudonymiser``: the same
+canonicalisation and HMAC), once per configured key version, so a lake written before a key rotation is
+matched too. Cookie ids are stored as given and advertising ids lower-cased, as the lake stores them. The raw
+value is never written, logged or put into an error message.
+
+Files: ``_erasure/requested_date=YYYY-MM-DD/part-<request_id>.parquet`` (one new file per request, written
+atomically) and ``_erasure/_audit/requests/<request_id>.json`` (who asked and why, masked free text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retarget_pipeline.config import PseudonymKeys
+from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
+from retarget_pipeline.ingest.writer import Lake
+
+log = logging.getLogger(__name__)
+ERASURE = "_erasure"
+AUDIT = f"{ERASURE}/_audit"
+LINKED = f"{ERASURE}/linked"
+REQUESTED, LINKED_STATUS = "requested", "linked"
+
+
+class ErasureError(ValueError):
+    """A bad erasure request; the message names the option, never the value."""
+
+
+@dataclass(frozen=True)
+class IdKind:
+    option: str  # CLI option name
+    identifier_type: str  # lake_event column / erasure_request identifier_type
+    pseudonym_kind: str | None  # Pseudonymiser kind, None: stored as given
+
+
+KINDS: dict[str, IdKind] = {
+    k.option: k
+    for k in (
+        IdKind("user_id", "user_key", "user_id"),
+        IdKind("email", "email_key", "email"),
+        IdKind("phone", "phone_key", "phone"),
+        IdKind("anonymous_id", "anonymous_id", None),
+        IdKind("advertising_id", "advertising_id", None),
+    )
+}
+
+
+def pseudonyms(kind: IdKind, raw: str, keys: PseudonymKeys | None = None) -> list[str]:
+    """The lake values of ``raw`` (one per key version for personal ids; sorted, unique)."""
+    value = raw.strip()
+    if not value:
+        raise ErasureError(f"--{kind.option.replace('_', '-')}: empty value")
+    if kind.pseudonym_kind is None:
+        return [value.lower() if kind.identifier_type == "advertising_id" else value]
+    config = keys or PseudonymKeys.from_env()
+    out = set()
+    for version in config.keys:
+        key = Pseudonymiser(PseudonymKeys(current=version, keys=config.keys)).key(value, kind.pseudonym_kind)
+        if key is None:
+            raise ErasureError(
+                f"--{kind.option.replace('_', '-')}: not a valid {kind.pseudonym_kind.replace('_', ' ')}"
+            )
+        out.add(key)
+    return sorted(out)
+
+
+def new_request_id(now: datetime) -> str:
+    return f"r-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def record_request(
+    *,
+    lake: str,
+    option: str,
+    raw_value: str,
+    reason: str | None = None,
+    requested_by: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Write one pseudonymised request; returns ``request_id``, ``identifier_type``, ``rows`` and ``file``."""
+    if option not in KINDS:
+        raise ErasureError(f"unknown identifier option {option!r}; expected one of {', '.join(KINDS)}")
+    kind = KINDS[option]
+    values = pseudonyms(kind, raw_value)
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    request_id = new_request_id(at)
+    schema = arrow_schema("erasure_request")
+    rows = [
+        {
+            "identifier_type": kind.identifier_type,
+            "identifier_value": v,
+            "requested_at": at,
+            "request_id": request_id,
+            "status": REQUESTED,
+        }
+        for v in values
+    ]
+    store = Lake(lake)
+    key = f"{ERASURE}/requested_date={at:%Y-%m-%d}/part-{request_id}.parquet"
+    store.write_table(key, pa.Table.from_pylist(rows, schema=schema))
+    audit = {
+        "request_id": request_id,
+        "identifier_type": kind.identifier_type,
+        "requested_at": at.isoformat(),
+        "reason": mask_text(reason) if reason else None,
+        "requested_by": mask_text(requested_by) if requested_by else None,
+        "key_versions": len(values),
+    }
+    write_json(store, f"{AUDIT}/requests/{request_id}.json", audit)
+    log.info("erasure request %s recorded (%s)", request_id, kind.identifier_type)
+    return {"request_id": request_id, "identifier_type": kind.identifier_type, "rows": len(rows), "file": key}
+
+
+def write_json(lake: Lake, key: str, doc: dict[str, Any]) -> None:
+    """Atomic JSON write (local: temp file + rename; S3: one PUT)."""
+    lake.store.put_bytes((json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(), key)
+
+
+def read_requests(lake: Lake) -> pa.Table:
+    """Every erasure_request row under ``_erasure/`` (``_``-folders skipped), with ``request_id`` and ``status``
+    filled in for older rows (id: hash of type, value and time; status: requested)."""
+    schema = arrow_schema("erasure_request")
+    tables = []
+    for key in lake.files(f"{ERASURE}/"):
+        if any(part.startswith(("_", ".")) for part in key.split("/")[1:-1]):
+            continue
+        t = lake.read_table(key)
+        cols = {f.name: t[f.name] if f.name in t.column_names else pa.nulls(t.num_rows, f.type) for f in schema}
+        tables.append(pa.Table.from_pydict(cols).cast(schema))
+    if not tables:
+        return schema.empty_table()
+    table = pa.concat_tables(tables)
+    ids = [
+        rid or _derived_id(t, v, at)
+        for rid, t, v, at in zip(
+            *(table[c].to_pylist() for c in ("request_id", "identifier_type", "identifier_value", "requested_at")),
+            strict=True,
+        )
+    ]
+    table = table.set_column(table.schema.get_field_index("request_id"), "request_id", pa.array(ids, pa.string()))
+    status = pc.fill_null(table["status"], REQUESTED)
+    return table.set_column(table.schema.get_field_index("status"), "status", status)
+
+
+def _derived_id(identifier_type: str, value: str, at: datetime) -> str:
+    digest = hashlib.sha256(f"{identifier_type}\0{value}\0{at.isoformat()}".encode()).hexdigest()
+    return f"r-legacy-{digest[:16]}"
