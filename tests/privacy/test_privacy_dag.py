@@ -1,0 +1,94 @@
+"""The privacy_erasure DAG: wiring and parse-time rules (tests/dags conventions), then one dag.test() run that
+applies a request on a tiny ingested lake (no Spark)."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db
+
+from retarget_pipeline.ingest.run import run_ingest
+from retarget_pipeline.privacy.erase import record_request
+
+from .test_erasure_e2e import ERIN_COOKIES, ERIN_EMAIL, landing_lines
+
+DAG_ID = "privacy_erasure"
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{DAG_ID}.py"), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+def test_wiring_schedule_and_defaults(dag: Any) -> None:
+    assert {t.task_id: set(t.downstream_task_ids) for t in dag.tasks} == {
+        "plan_erasures": {"apply_erasures"},
+        "apply_erasures": set(),
+    }
+    assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+    assert dag.timetable.can_be_scheduled
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.start_date.utcoffset().total_seconds() == 0
+    assert "### privacy_erasure" in dag.doc_md and {"retarget", "privacy"} <= set(dag.tags)
+    assert all(t.retries >= 2 and t.retry_exponential_backoff > 0 for t in dag.tasks)
+    for name in ("request_ids", "scrub_deliveries", "dry_run"):
+        param = dag.params.get_param(name)
+        assert param.schema["type"] and param.schema["title"] and param.description
+    dag.params.validate()
+
+
+@pytest.mark.parametrize(("name", "value"), [("scrub_deliveries", "yes"), ("dry_run", 3), ("request_ids", 42)])
+def test_params_reject_bad_input(dag: Any, name: str, value: Any) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(dag.params)
+    with pytest.raises(ParamValidationError):
+        params[name] = value
+
+
+def test_nothing_heavy_at_parse_time() -> None:
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print('\\n'.join(m for m in sys.modules if m.startswith(('pyspark', 'pyarrow', 'boto3', "
+        "'retarget_pipeline.privacy', 'retarget_pipeline.ingest', 'retarget_pipeline.segments'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DAGS_FOLDER / f"{DAG_ID}.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.stdout.split() == []
+
+
+def test_dag_test_applies_pending_requests(dag: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    land, lake = tmp_path / "landing", tmp_path / "lake"
+    path = land / "2026" / "11" / "20" / "14" / "pixel-2026112014.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b"\n".join(landing_lines()) + b"\n"))
+    run_ingest(source=str(land), lake=str(lake))
+    request = record_request(lake=str(lake), option="email", raw_value=ERIN_EMAIL)
+    monkeypatch.setenv("RETARGET_LAKE", str(lake))
+    monkeypatch.setenv("RETARGET_DELIVERY_ROOT", str(tmp_path / "deliveries"))
+    ensure_airflow_db()
+
+    run = dag.test(run_conf={"scrub_deliveries": False})
+    assert str(run.state) in ("success", "DagRunState.SUCCESS")
+    audit = json.loads((lake / "_erasure" / "_audit" / "applied" / f"{request['request_id']}.json").read_text())
+    assert audit["rows_removed"]["events"] == 4 and "delivery_files" not in audit["rows_removed"]
+    cookies = ds.dataset(str(lake / "events"), format="parquet").to_table(columns=["anonymous_id"])
+    assert not set(ERIN_COOKIES) & set(cookies["anonymous_id"].to_pylist())
+    assert cookies.num_rows == 5
