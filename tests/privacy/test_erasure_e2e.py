@@ -229,6 +229,11 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
     again = apply_erasures(lake=str(lake), delivery_root=str(w["out"]))
     assert again["requests"] == 0
     assert {p: t for p, t in decoded_files(lake, w["out"]).items() if "_audit" not in p} == snapshot
+    # Forcing the same request again through the CLI finds nothing to remove and rewrites no file.
+    forced = ["erase-apply", "--lake", str(lake), "--deliveries", str(w["out"]), "--request-id", request_id]
+    assert retarget_main(forced) == 0
+    assert set(json.loads(capsys.readouterr().out)["rows_removed"].values()) == {0}
+    assert {p: t for p, t in decoded_files(lake, w["out"]).items() if "_audit" not in p} == snapshot
 
     # Re-ingesting the same raw file (reprocess) does not bring her back; the ledger reconciles with `erased`.
     report = run_ingest(source=str(w["land"]), lake=str(lake), reprocess=True)

@@ -47,14 +47,17 @@ def max_linked_keys(config_path: str | None = None) -> int:
 
 def pending_requests(lake: Lake) -> dict[str, dict[str, Any]]:
     """request_id -> {identifier nodes, requested_at} of requests without an applied audit record."""
-    table = read_requests(lake)
     done = {k.rsplit("/", 1)[-1].removesuffix(".json") for k in _keys(lake, f"{AUDIT}/applied/")}
+    return {rid: req for rid, req in _requests(lake).items() if rid not in done}
+
+
+def _requests(lake: Lake) -> dict[str, dict[str, Any]]:
+    """Every request (status 'requested'), grouped by request_id."""
     out: dict[str, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        if row["status"] != REQUESTED or row["request_id"] in done:
-            continue
-        req = out.setdefault(row["request_id"], {"nodes": set(), "requested_at": row["requested_at"]})
-        req["nodes"].add((row["identifier_type"], row["identifier_value"]))
+    for row in read_requests(lake).to_pylist():
+        if row["status"] == REQUESTED:
+            req = out.setdefault(row["request_id"], {"nodes": set(), "requested_at": row["requested_at"]})
+            req["nodes"].add((row["identifier_type"], row["identifier_value"]))
     return out
 
 
@@ -129,7 +132,7 @@ def apply_erasures(
     at = (now or datetime.now(UTC)).astimezone(UTC)
     if request_ids:
         wanted = set(request_ids)
-        todo = _all_requests(store, wanted)
+        todo = {rid: req for rid, req in _requests(store).items() if rid in wanted}
         missing = sorted(wanted - set(todo))
         if missing:
             raise ValueError(f"unknown erasure request id(s): {', '.join(missing)}")
@@ -141,12 +144,3 @@ def apply_erasures(
     for a in applied:
         totals.update(a["rows_removed"])
     return {"lake": lake, "applied": applied, "requests": len(applied), "rows_removed": dict(sorted(totals.items()))}
-
-
-def _all_requests(lake: Lake, wanted: set[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for row in read_requests(lake).to_pylist():
-        if row["status"] == REQUESTED and row["request_id"] in wanted:
-            req = out.setdefault(row["request_id"], {"nodes": set(), "requested_at": row["requested_at"]})
-            req["nodes"].add((row["identifier_type"], row["identifier_value"]))
-    return out
