@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # -v is for our own debug lines: botocore's DEBUG log prints request headers (the access key id in every
+    # Authorization header) and bodies, which must not reach a log.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
