@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db
 
@@ -92,3 +94,26 @@ def test_dag_test_applies_pending_requests(dag: Any, tmp_path: Path, monkeypatch
     cookies = ds.dataset(str(lake / "events"), format="parquet").to_table(columns=["anonymous_id"])
     assert not set(ERIN_COOKIES) & set(cookies["anonymous_id"].to_pylist())
     assert cookies.num_rows == 5
+
+
+def test_apply_on_an_s3_lake(tmp_path: Path, s3_bucket: str) -> None:
+    """Same library on an S3 lake (moto on loopback): requests, expansion, partition rewrite, audit."""
+    from retarget_pipeline.privacy.apply import apply_erasures
+    from retarget_pipeline.storage import open_store
+
+    land = tmp_path / "landing"
+    path = land / "2026" / "11" / "20" / "14" / "pixel-2026112014.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b"\n".join(landing_lines()) + b"\n"))
+    lake = f"{s3_bucket}/lake"
+    run_ingest(source=str(land), lake=lake)
+    record_request(lake=lake, option="anonymous_id", raw_value=ERIN_COOKIES[1])
+    (audit,) = apply_erasures(lake=lake)["applied"]
+    assert audit["rows_removed"]["events"] == 4 and audit["rows_removed"]["identity_match_keys"] == 3
+    store = open_store(lake)
+    keys = [o.key for o in store.list("")]
+    assert any(k.startswith("_erasure/_audit/applied/") for k in keys)
+    (event_key,) = [k for k in keys if k.startswith("events/")]
+    cookies = pq.read_table(pa.BufferReader(store.get_bytes(event_key)))["anonymous_id"].to_pylist()
+    assert sorted(cookies) == ["ck-finn-0001", "ck-finn-0001", "ck-gia-0002", "ck-gia-0002", "ck-hal-0003"]
+    assert apply_erasures(lake=lake)["requests"] == 0
