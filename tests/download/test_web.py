@@ -26,12 +26,12 @@ FILE = "files/meta_custom_audience/browsers/2026-03-02/full-dddd/part-00001.csv.
 
 @pytest.fixture(scope="module")
 def auth_manager() -> Any:
-    from airflow import settings
     from airflow.api_fastapi.app import create_auth_manager
-    from airflow.models.revoked_token import RevokedToken
+    from airflow_support import ensure_airflow_db
 
-    # get_user_from_token checks the revoked-token table: create just that table in the test database.
-    RevokedToken.__table__.create(settings.engine, checkfirst=True)
+    # get_user_from_token checks the revoked-token table: migrate the session's test DB fully (creating one
+    # table by hand left a half-made schema that later `airflow db migrate` runs and dag.test() tripped over).
+    ensure_airflow_db()
     return create_auth_manager()
 
 
