@@ -26,6 +26,19 @@ Idempotency: a file is skipped when the ledger has its (path, size) with a commi
 partition is only rewritten when its content changes (byte-identical lake after a reprocess). The quarantine
 file name is derived from the files read, so a same-day reprocess overwrites it instead of duplicating it.
 
+Crash recovery vs reprocess (dedup against the lake, ``merge.Merger``): a new row whose lake copy has the
+same (source_file, source_line) is the file's own line. If no committed ledger row of that path accounts
+for the line (``ledger.accounted_lines``: lines 1..lines_read), an earlier run was killed after committing
+it but before its ledger row: the re-run counts it ``valid`` (report ``recovered``), so its ledger row is
+the one an uninterrupted run would have written and the committed ledger's ``valid`` total equals the rows
+ingest put in the lake. Otherwise it is a ``duplicate``, as a row from another file/line with the same
+event_id always is (earliest receipt wins). So after ``--reprocess`` of a ledgered file whose rows are
+still in the lake, the ledger holds a second committed row for it: same lines_read / skipped / quarantined
+(/ erased), ``valid`` 0 and ``bots`` 0, every line that reached the lake counted in ``duplicates``,
+``output_files`` empty, and the lake byte-identical. To count lake rows, sum ``valid`` over the committed
+rows (a reprocess adds 0). A ``failed`` row is not committed: the rows it put in the lake are counted
+``valid`` by the file's next run, like a killed run's.
+
 Memory: chunks of ``process.CHUNK_LINES`` lines; runs bigger than ``dedupe.BYTES_PER_BUCKET`` of landing
 data spill to hash buckets on local disk (``TMPDIR``); partitions are merged in slices of
 ``dedupe.BUCKET_ROWS`` rows. Known limit: the existing rows of one lake partition are loaded whole when it

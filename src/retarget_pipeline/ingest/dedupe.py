@@ -77,9 +77,10 @@ def loser_rows(table: pa.Table) -> np.ndarray:
 
 
 def first_per_id(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(winners, losers): the first row per event_id in DEDUP_ORDER; losers carry just the count columns."""
+    """(winners, losers): the first row per event_id in DEDUP_ORDER; losers carry just the count columns
+    and the (event_id, source_line) to tell a file's own rows from duplicates (``merge.Merger``)."""
     lost = loser_rows(table)
-    loser_cols = ["source_file", "is_bot", PRIO_COL]
+    loser_cols = ["event_id", "source_file", "source_line", "is_bot", PRIO_COL]
     if len(lost) == 0:
         return table, table.select(loser_cols).slice(0, 0)
     keep = np.ones(table.num_rows, dtype=bool)

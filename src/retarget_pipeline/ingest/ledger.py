@@ -4,7 +4,9 @@ Counts reconcile exactly: ``lines_read == skipped + valid + quarantined + duplic
 valid rows of a person with an erasure request, dropped by ``retarget_pipeline.privacy.ingest_filter``).
 ``bots`` is NOT a separate bucket: it counts the valid rows flagged ``is_bot`` (they are in the lake, for audit).
 A file counts as processed once a ledger row with a committed status (ok / truncated / corrupt) exists for
-its path and size; the row is written only after the file's lake output is committed.
+its path and size; the row is written only after the file's lake output is committed. Summed over the
+committed rows, ``valid`` counts every row ingest put in the lake exactly once, also when a killed run
+committed some of them before its ledger row (``accounted_lines``; the ingest overview has the details).
 """
 
 from __future__ import annotations
@@ -70,15 +72,31 @@ class LedgerRow:
         return out
 
 
-def processed(lake: Lake) -> set[tuple[str, int]]:
-    """(path, size) of every landing file the ledger records as committed."""
-    keys = lake.files(f"{LEDGER}/")
-    done: set[tuple[str, int]] = set()
-    for key in keys:
-        t = lake.read_table(key, columns=["path", "size", "status"])
-        t = t.filter(pc.is_in(t["status"], pa.array(COMMITTED)))
-        done.update(zip(t["path"].to_pylist(), t["size"].to_pylist(), strict=True))
-    return done
+def committed(lake: Lake) -> pa.Table:
+    """``path``, ``size`` and ``lines_read`` of every ledger row with a committed status."""
+    cols = ["path", "size", "lines_read"]
+    tables = []
+    for key in lake.files(f"{LEDGER}/"):
+        t = lake.read_table(key, columns=[*cols, "status"])
+        tables.append(t.filter(pc.is_in(t["status"], pa.array(COMMITTED))).select(cols))
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table().select(cols)
+
+
+def processed(lake: Lake, rows: pa.Table | None = None) -> set[tuple[str, int]]:
+    """(path, size) of every landing file the ledger records as committed (``rows``: from ``committed``)."""
+    t = committed(lake) if rows is None else rows
+    return set(zip(t["path"].to_pylist(), t["size"].to_pylist(), strict=True))
+
+
+def accounted_lines(rows: pa.Table) -> dict[str, int]:
+    """Per path, the lines a committed ledger row already accounts for (lines 1..n; the most of any run).
+
+    A lake row whose (source_file, source_line) is within this was counted as ``valid`` by that ledger row;
+    one beyond it was committed by a run that died before its ledger row (see ``merge.Merger``)."""
+    if rows.num_rows == 0:
+        return {}
+    t = rows.group_by("path").aggregate([("lines_read", "max")])
+    return dict(zip(t["path"].to_pylist(), (int(n) for n in t["lines_read_max"].to_pylist()), strict=True))
 
 
 def write(lake: Lake, run_id: str, rows: list[LedgerRow]) -> str | None:

@@ -8,6 +8,12 @@ For each partition the run touches:
    by (event_time, event_id), written as ``part-00000.parquet`` atomically (see ``writer.py``) and only when
    something changed, so re-ingesting the same data leaves the lake byte-identical. Big partitions are
    processed in event_id hash slices of ~``BUCKET_ROWS`` rows, each written as its own row groups.
+
+Own rows: a new row that loses to a lake row with the same (source_file, source_line) is that very line,
+committed by an earlier run of the same file. If no committed ledger row accounts for that line yet
+(``accounted``: lines per path, ``ledger.accounted_lines``), the earlier run died before its ledger row
+and the row counts as ``valid`` (``MergeResult.recovered``) rather than as a duplicate; if one does (a
+``--reprocess``, or a grown file's old lines) it stays a duplicate, so no line is ever counted valid twice.
 """
 
 from __future__ import annotations
@@ -52,13 +58,17 @@ class MergeResult:
     touched: list[str] = field(default_factory=list)  # partition paths rewritten
     outputs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # source file -> lake keys
     superseded: int = 0  # lake rows replaced by an earlier receipt
+    recovered: int = 0  # own rows of an unledgered earlier run found in the lake (counted valid)
 
 
 class Merger:
-    def __init__(self, lake: Lake, stage: Stage, out_schema: pa.Schema) -> None:
+    def __init__(
+        self, lake: Lake, stage: Stage, out_schema: pa.Schema, accounted: dict[str, int] | None = None
+    ) -> None:
         self.lake = lake
         self.stage = stage
         self.out_schema = out_schema  # lake_event minus the partition columns
+        self.accounted = accounted or {}  # path -> lines 1..n a committed ledger row counts already
         self.drop_new: dict[int, set[str]] = defaultdict(set)
         self.delete_old: dict[int, set[str]] = defaultdict(set)
         self.result = MergeResult()
@@ -107,6 +117,7 @@ class Merger:
         old = self._load_existing(files)
         changed = False
         touched_sources: set[str] = set()
+        recovered_sources: set[str] = set()
 
         def fill(writer: pq.ParquetWriter) -> bool:
             nonlocal changed
@@ -117,6 +128,10 @@ class Merger:
                     winners, losers = table, table.slice(0, 0)
                 else:
                     winners, losers = first_per_id(table)
+                    losers, recovered = self._split_own(winners, losers)
+                    if recovered.num_rows:
+                        self.result.recovered += recovered.num_rows
+                        recovered_sources.update(pc.unique(recovered["source_file"]).to_pylist())
                 self.stage.drops.add(losers)
                 old_lost = losers.num_rows - pc.sum(losers[PRIO_COL]).as_py() if losers.num_rows else 0
                 self.result.superseded += old_lost
@@ -140,9 +155,31 @@ class Merger:
                 if other != key:
                     self.lake.delete(other)
             self.result.touched.append(partition_path(p))
-            for src in touched_sources:
+            for src in touched_sources | recovered_sources:
                 self.result.outputs[src].add(key)
             crash_point("ingest.partition_committed")
+        else:  # unchanged: the recovered rows are in the partition's one existing file
+            for src in recovered_sources:
+                self.result.outputs[src].update(files)
+
+    def _split_own(self, winners: pa.Table, losers: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """(duplicates, recovered): new losers whose winner is the same (source_file, source_line) of a line
+        no committed ledger row accounts for are this file's own rows from a killed run, not duplicates."""
+        if losers.num_rows == 0:
+            return losers, losers
+        at = pc.index_in(losers["event_id"], winners["event_id"])  # lake rows are unique per event_id
+        won_file = pc.take(winners["source_file"], at)
+        won_line = pc.take(winners["source_line"], at)
+        paths = pa.array(sorted(self.accounted), pa.string())
+        counted = pc.take(
+            pa.array([self.accounted[k] for k in paths.to_pylist()], pa.int64()),
+            pc.index_in(losers["source_file"], paths),
+        ).fill_null(0)
+        own = pc.and_(
+            pc.and_(pc.equal(losers[PRIO_COL], 1), pc.equal(won_file, losers["source_file"])),
+            pc.and_(pc.equal(won_line, losers["source_line"]), pc.greater(losers["source_line"], counted)),
+        ).fill_null(False)
+        return losers.filter(pc.invert(own)), losers.filter(own)
 
     def _num_rows(self, key: str) -> int:
         with self.lake.local_copy(key) as path:

@@ -1,8 +1,10 @@
 """``run_ingest``: landing files -> lake events, quarantine, identity table and ledger. The DAG calls this.
 
 Order of commits (each atomic): events partitions -> identity shards -> quarantine file -> ledger rows. A
-crash before the ledger row means the file is read again next run; dedup makes that re-read a no-op, so a
-file counts as processed only once its output is committed.
+crash before the ledger row means the file is read again next run; dedup makes that re-read a no-op for the
+lake, so a file counts as processed only once its output is committed. The rows the killed run had already
+committed are found in the lake as the file's own lines and counted ``valid`` by the re-run's ledger row
+(``merge.Merger``: ``recovered``), not as duplicates.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class IngestReport:
     ledger_file: str | None = None
     identity_files: list[str] = field(default_factory=list)
     superseded: int = 0
+    recovered: int = 0  # rows an earlier, unledgered (killed) run of the same file had committed
 
     def totals(self) -> dict[str, int]:
         keys = ("lines_read", "skipped", "valid", "quarantined", "duplicates", "bots", "erased")
@@ -52,6 +55,7 @@ class IngestReport:
         out["files"] = len(self.files)
         out["files_skipped"] = len(self.skipped_files)
         out["superseded"] = self.superseded
+        out["recovered"] = self.recovered  # part of valid, not a bucket of its own
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,7 +101,8 @@ def run_ingest(
     now = datetime.now(UTC)
     src, dest = Source(source), Lake(lake)
     report = IngestReport(source=source, lake=lake)
-    done = set() if reprocess else ledger.processed(dest)
+    committed = ledger.committed(dest)
+    done = set() if reprocess else ledger.processed(dest, committed)
     todo = []
     for f in src.list():
         if not _in_range(f, hour_from, hour_to) or (f.uri, f.size) in done:
@@ -121,9 +126,10 @@ def run_ingest(
                 report.files.append(_read_one(src, f, fmt, ctx, now))
             stage.dedupe_run()
             out_schema = _without_partitions(schema)
-            merged = Merger(dest, stage, out_schema).run()
+            merged = Merger(dest, stage, out_schema, ledger.accounted_lines(committed)).run()
             report.touched_partitions = sorted(merged.touched)
             report.superseded = merged.superseded
+            report.recovered = merged.recovered
             report.identity_files = identity.merge(dest, mapper.identity, pseudo.version)
             run_key = _run_key(report.files)
             report.quarantine_file = quarantine.commit(
@@ -142,11 +148,12 @@ def run_ingest(
     report.ledger_file = ledger.write(dest, f"{now:%Y%m%dT%H%M%S%f}-{_run_key(report.files)}", report.files)
     totals = report.totals()
     log.info(
-        "ingest: %d files, %d lines, %d valid (%d bots), %d quarantined, %d duplicates, %d partitions",
+        "ingest: %d files, %d lines, %d valid (%d bots, %d recovered), %d quarantined, %d duplicates, %d partitions",
         totals["files"],
         totals["lines_read"],
         totals["valid"],
         totals["bots"],
+        report.recovered,
         totals["quarantined"],
         totals["duplicates"],
         len(report.touched_partitions),
