@@ -92,7 +92,8 @@ def run(
     """compute_segments over inline rows -> SegmentResult."""
     from retarget_pipeline.segments.build import compute_segments
 
-    erasure_df = spark.createDataFrame([(t, v, END) for t, v in erasure], spark_schema("erasure_request"))
+    erasure_rows = [{"identifier_type": t, "identifier_value": v, "requested_at": END} for t, v in erasure]
+    erasure_df = spark.createDataFrame(erasure_rows, spark_schema("erasure_request"))
     previous_df = spark.createDataFrame(
         list(previous), "person_key string, segment string, entered_at date, expires_at date"
     )
