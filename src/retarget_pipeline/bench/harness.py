@@ -61,7 +61,9 @@ def _reference(*args: str) -> list[str]:
 
 def _check(name: str, m: Measurement) -> Measurement:
     if m.returncode != 0:
-        raise BenchError(f"{name} failed (exit {m.returncode}):\n{m.stderr[-3000:]}")
+        # A JVM stack trace buries its cause: keep every error/exception line, then the tail.
+        causes = [line for line in m.stderr.splitlines() if "Error" in line or "Exception" in line][:20]
+        raise BenchError(f"{name} failed (exit {m.returncode}):\n" + "\n".join(causes) + f"\n...\n{m.stderr[-2000:]}")
     return m
 
 
