@@ -23,7 +23,9 @@ from retarget_pipeline.segments.definitions import load_config
 from .helpers import AS_OF, END, event, write_erasure, write_lake
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTS = {"p0": "shoes", "p1": "shoes", "p2": "hats", "p3": "bags", "p4": "bags"}
+PRODUCTS = {"p0": "shoes", "p1": "shoes/running", "p2": "hats", "p3": "bags", "p4": "shoestrings"}
+# category_viewers(category: shoes) takes the category and the paths below it, not look-alike names.
+SHOES = {"shoes", "shoes/running"}
 
 
 def generate(seed: int = 7) -> list[dict[str, Any]]:
@@ -127,7 +129,7 @@ def reference(rows: list[dict[str, Any]], salt: str) -> dict[str, dict[str, tupl
             "cart_abandoners": abandoned(evs, "add_to_cart"),
             "checkout_abandoners": abandoned(evs, "begin_checkout"),
             "product_viewers": any(r["product_id"] and r["product_id"] not in added for r in views(evs, 14)),
-            "category_viewers": any(r["category"] == "shoes" for r in views(evs, 14)),
+            "category_viewers": any(r["category"] in SHOES for r in views(evs, 14)),
             "high_intent": len(views(evs, 3)) >= 5,
             "recent_purchasers": purchases(evs, 30) >= 1,
             "lapsed_customers": purchases(evs, 365) >= 1 and purchases(evs, 90) == 0,

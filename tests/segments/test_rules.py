@@ -121,6 +121,23 @@ def test_category_viewers_value_is_a_literal_not_sql(spark) -> None:
     )
 
 
+def test_category_viewers_takes_the_category_and_its_subpaths(spark) -> None:
+    t = before_end(hours=3)
+    rows = [
+        event("product_view", "exact", t, category="shoes"),
+        event("product_view", "child", t, category="shoes/running"),
+        event("product_view", "grandchild", t, category="shoes/running/trail"),
+        event("product_view", "lookalike", t, category="shoestrings"),
+        event("product_view", "parent_only", t, category="apparel/shoes"),
+    ]
+    config = make_config({"category_viewers": {"category": "shoes"}})
+    _members(
+        spark,
+        run(spark, rows, config),
+        [("category_viewers", "exact"), ("category_viewers", "child"), ("category_viewers", "grandchild")],
+    )
+
+
 def test_high_intent_threshold_and_exclusion(spark) -> None:
     t = before_end(days=2)
     five = [event("product_view", "five", t) for _ in range(5)]

@@ -53,6 +53,8 @@ def _predicate(p: Predicate) -> str:
             parts.append(f"{m.field} = {_lit(m.values[0])}")
         elif m.op == "in":
             parts.append(f"{m.field} IN ({', '.join(map(_lit, m.values))})")
+        elif m.op == "under":
+            parts.append(f"({m.field} = {_lit(m.values[0])} OR starts_with({m.field}, {_lit(m.values[0] + '/')}))")
         else:
             parts.append(f"starts_with({m.field}, {_lit(m.values[0])})")
     return f"coalesce({' AND '.join(parts) or 'true'}, false)"

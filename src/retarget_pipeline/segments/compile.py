@@ -55,6 +55,8 @@ def compile_predicate(p: Predicate) -> Column:
             test = col == F.lit(m.values[0])
         elif m.op == "in":
             test = col.isin(list(m.values))
+        elif m.op == "under":  # a category path and everything below it: 'shoes' takes 'shoes/running'
+            test = (col == F.lit(m.values[0])) | col.startswith(F.lit(m.values[0] + "/"))
         else:
             test = col.startswith(F.lit(m.values[0]))
         cond = cond & test

@@ -15,7 +15,7 @@ class SegmentConfigError(ValueError):
 @dataclass(frozen=True)
 class Match:
     field: str
-    op: str  # equals | in | prefix
+    op: str  # equals | in | prefix | under (category path: the value itself or below it)
     values: tuple[str, ...]
 
 

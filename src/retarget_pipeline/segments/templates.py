@@ -30,7 +30,7 @@ def expand_template(template: str, p: Mapping[str, Any]) -> tuple[Condition, ...
         adds = Predicate(("add_to_cart",))
         return (CountCondition(views, days, p["min_views"], without=adds, same="product_id"),)
     if template == "category_viewers":
-        in_category = Predicate(("product_view",), (Match("category", "equals", (p["category"],)),))
+        in_category = Predicate(("product_view",), (Match("category", "under", (p["category"],)),))
         return (CountCondition(in_category, days, p["min_views"]),)
     if template == "high_intent":
         return (CountCondition(views, days, p["min_views"]),)
