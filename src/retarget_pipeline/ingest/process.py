@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -32,12 +32,26 @@ DETECT_LINES = 100
 Line = tuple[int, bytes, str | None]
 
 
+class StageSink(Protocol):
+    """Where valid lake rows go: the run's ``dedupe.Stage`` (or a pool worker's recorder)."""
+
+    def add(self, table: pa.Table) -> None: ...
+
+
+class QuarantineSink(Protocol):
+    """Where bad lines go: the run's ``quarantine.Quarantine`` (or a pool worker's recorder)."""
+
+    def add(
+        self, source_file: str, line_no: int | None, reason: str, field: str | None, message: str, raw: bytes | None
+    ) -> None: ...
+
+
 @dataclass
 class FileContext:
     validator: Validator
     mapper: LakeMapper
-    stage: Stage
-    quarantine: Quarantine
+    stage: StageSink | Stage
+    quarantine: QuarantineSink | Quarantine
     erasure: ErasureFilter | None = None  # erased persons' rows are dropped (ledger: erased)
 
 

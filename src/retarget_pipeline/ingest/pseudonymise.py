@@ -119,8 +119,18 @@ def _v6_prefix(values: pa.Array, todo: pa.Array, out: pa.Array) -> pa.Array:
         return out
     key = pc.binary_join_element_wise(*(pc.struct_field(parts, i) for i in range(3)), ":")
     enc = pc.dictionary_encode(key)
-    lut = pa.array([_slow_prefix(f"{k}::") for k in enc.dictionary.to_pylist()], pa.string())
+    lut = pa.array([_v6_48(k) for k in enc.dictionary.to_pylist()], pa.string())
     return pc.coalesce(out, pc.take(lut, enc.indices))
+
+
+def _v6_48(hextets: str) -> str:
+    """The canonical text of the /48 network 'a:b:c::' (what ``ipaddress`` prints, without parsing): hextets
+    lower-case without leading zeros, and the trailing zero hextets folded into the '::' (the zero run after
+    the third hextet is at least five long, so it is always the one compressed)."""
+    groups = [f"{int(g, 16):x}" for g in hextets.split(":")]
+    while groups and groups[-1] == "0":
+        groups.pop()
+    return ":".join(groups) + "::"
 
 
 def _slow_prefix(raw: str) -> str | None:

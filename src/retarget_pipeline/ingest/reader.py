@@ -70,6 +70,11 @@ class Source:
 
             self._store = open_store(self.uri)
 
+    @property
+    def is_local(self) -> bool:
+        """A local folder/file (not an object store)."""
+        return self._store is None
+
     def list(self) -> list[SourceFile]:
         """All landing files, sorted by key (so runs are deterministic)."""
         if self._store is not None:

@@ -23,6 +23,7 @@ from retarget_pipeline.ingest.bots import BotRules
 from retarget_pipeline.ingest.dedupe import Stage
 from retarget_pipeline.ingest.ledger import LedgerRow
 from retarget_pipeline.ingest.merge import Merger
+from retarget_pipeline.ingest.parallel import read_files
 from retarget_pipeline.ingest.process import FileContext, process_file
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
 from retarget_pipeline.ingest.quarantine import Quarantine
@@ -122,8 +123,7 @@ def run_ingest(
             if erasure is not None:
                 quarantine.redact = erasure.redact
             ctx = FileContext(Validator(), mapper, stage, quarantine, erasure)
-            for f in todo:
-                report.files.append(_read_one(src, f, fmt, ctx, now))
+            report.files.extend(read_files(src, todo, fmt, ctx, now, _read_one))
             stage.dedupe_run()
             out_schema = _without_partitions(schema)
             merged = Merger(dest, stage, out_schema, ledger.accounted_lines(committed)).run()

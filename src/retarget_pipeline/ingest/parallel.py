@@ -1,0 +1,114 @@
+"""Read landing files in a process pool (one file per task); everything that commits stays in the parent.
+
+Each worker runs the same per-file code as a serial run (``process.process_file``: read, parse, validate,
+pseudonymise, bot flagging) but, instead of the run's dedup stage and quarantine, records what it would have
+added: the staged lake tables, the quarantine records and the identity keys of its file. The parent replays
+those, file by file in the listing order, into the one ``Stage`` / ``Quarantine`` / identity accumulator, so
+the stage, the quarantine file, the ledger rows and the lake are exactly those of a serial run; dedup, merge,
+commits and the ledger are untouched (single writer). Workers are forked, so they share the run's
+validator, bot rules, erasure filter and keys without pickling them; object-store sources and single-file
+runs are read serially in the parent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from retarget_pipeline.ingest.ledger import LedgerRow
+from retarget_pipeline.ingest.process import FileContext
+from retarget_pipeline.ingest.reader import Source, SourceFile
+from retarget_pipeline.ingest.to_lake import IdentityAccumulator, IdentityKey
+
+QuarantineArgs = tuple[str, int | None, str, str | None, str, bytes | None]
+ReadOne = Callable[[Source, SourceFile, str, FileContext, datetime], LedgerRow]
+WORKERS_ENV = "RETARGET_INGEST_WORKERS"  # override the pool size (1: serial)
+
+
+class _StageRecorder:
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.tables.append(table)
+
+
+class _QuarantineRecorder:
+    def __init__(self) -> None:
+        self.rows: list[QuarantineArgs] = []
+
+    def add(
+        self, source_file: str, line_no: int | None, reason: str, field: str | None, message: str, raw: bytes | None
+    ) -> None:
+        self.rows.append((source_file, line_no, reason, field, message, raw))
+
+
+@dataclass
+class _FileResult:
+    row: LedgerRow
+    tables: list[pa.Table]
+    quarantined: list[QuarantineArgs]
+    identity: dict[IdentityKey, list[Any]]
+
+
+_JOB: tuple[ReadOne, Source, str, FileContext, datetime] | None = None  # set in the parent before the fork
+
+
+def _work(f: SourceFile) -> _FileResult:
+    assert _JOB is not None, "worker started without a job"
+    pa.set_cpu_count(1)  # one worker per core: Arrow's own thread pools would only contend with the others
+    pa.set_io_thread_count(1)
+    read_one, src, fmt, ctx, now = _JOB
+    stage, quarantine = _StageRecorder(), _QuarantineRecorder()
+    mapper = ctx.mapper
+    mapper.identity = IdentityAccumulator(subjects=mapper.identity.subjects)  # keep the match-key cache
+    row = read_one(src, f, fmt, FileContext(ctx.validator, mapper, stage, quarantine, ctx.erasure), now)
+    return _FileResult(row, stage.tables, quarantine.rows, mapper.identity.rows)
+
+
+def worker_count(files: int) -> int:
+    wanted = os.environ.get(WORKERS_ENV)
+    n = int(wanted) if wanted else (os.cpu_count() or 1)
+    return max(1, min(n, files))
+
+
+def read_files(
+    src: Source, todo: list[SourceFile], fmt: str, ctx: FileContext, now: datetime, read_one: ReadOne
+) -> list[LedgerRow]:
+    """``read_one`` for every file of ``todo`` (in order), in a pool when there are several local files."""
+    workers = worker_count(len(todo))
+    if workers < 2 or not src.is_local:
+        return [read_one(src, f, fmt, ctx, now) for f in todo]
+    global _JOB
+    _JOB = (read_one, src, fmt, ctx, now)
+    rows = []
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for res in pool.imap(_work, todo):
+                for args in res.quarantined:
+                    ctx.quarantine.add(*args)
+                for table in res.tables:
+                    ctx.stage.add(table)
+                _merge_identity(ctx.mapper.identity, res.identity)
+                rows.append(res.row)
+                del res
+    finally:
+        _JOB = None
+    return rows
+
+
+def _merge_identity(acc: IdentityAccumulator, rows: dict[IdentityKey, list[Any]]) -> None:
+    """As if the file's keys had been added after the earlier files' (first key type/match key, min/max)."""
+    for key, (key_type, match_key, first, last) in rows.items():
+        mine = acc.rows.get(key)
+        if mine is None:
+            acc.rows[key] = [key_type, match_key, first, last]
+        else:
+            mine[2], mine[3] = min(mine[2], first), max(mine[3], last)
