@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-_AIRFLOW_HOME = Path(os.environ.get("RETARGET_TEST_AIRFLOW_HOME", f"/tmp/retarget-test-airflow-{os.getpid()}"))
-os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+# Always a throwaway Airflow home: never the developer's ./.airflow (which `make` exports for the demo). A test DB
+# that registered assets for a temp lake would otherwise clash with the demo's assets of the same name.
+_AIRFLOW_HOME = Path(os.environ.get("RETARGET_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="retarget-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -75,3 +78,11 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.F
     bucket = f"{stem}-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
     return f"s3://{bucket}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the throwaway Airflow home (unless the caller chose it)."""
+    if not os.environ.get("RETARGET_TEST_AIRFLOW_HOME"):
+        import shutil
+
+        shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
