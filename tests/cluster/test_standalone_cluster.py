@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-# Three spark-submits, an Airflow DB migration and four JVMs: measured 12 min on a busy shared 2-core machine,
-# well over the ~2 min budget of default tests, so it is opt-in: RETARGET_CLUSTER_TESTS=1 pytest tests/cluster
+# Three spark-submits, an Airflow DB migration and four JVMs: about 4 min on a busy 2-core machine (12 min when it
+# was shared with several other test runs). Part of the default suite; RETARGET_CLUSTER_TESTS=0 skips it.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        os.environ.get("RETARGET_CLUSTER_TESTS") != "1", reason="set RETARGET_CLUSTER_TESTS=1 to start a Spark cluster"
+        os.environ.get("RETARGET_CLUSTER_TESTS", "1") == "0", reason="RETARGET_CLUSTER_TESTS=0 skips the Spark cluster"
     ),
 ]
 
