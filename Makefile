@@ -16,6 +16,8 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
+# One machine by default: keep Spark on loopback (a cluster deployment sets its own SPARK_LOCAL_IP).
+export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(RUN)/python
 export PYSPARK_DRIVER_PYTHON := $(RUN)/python
 

@@ -21,6 +21,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # Read once, when airflow.models.dag is first imported (a class attribute), so it must be set before any test
 # imports Airflow: asset-triggered consumers must be unpaused for an asset event to queue their runs.
 os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # tests talk to nothing but loopback
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 # A fixed test key (32 bytes, base64): tests must never depend on a developer's real key.
