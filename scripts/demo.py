@@ -224,9 +224,28 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
     print(f"segments      {lake}/segments/as_of={day}/  (stats: {lake}/segment_stats/)")
     print(f"deliveries    {deliveries}  (run records: {deliveries}/_runs/)")
     print(f"airflow       {os.environ['AIRFLOW_HOME']}  (UI: `airflow standalone` with the same AIRFLOW_HOME)")
+    print_delivered_files(deliveries)
+
+
+def print_delivered_files(deliveries: str) -> None:
+    """The delivered audience files (latest complete delivery per segment and destination) and how to get them."""
+    from retarget_pipeline.download.catalog import DeliveryCatalog
+    from retarget_pipeline.storage import open_store
+
+    latest = DeliveryCatalog(open_store(deliveries)).latest_per_audience()
+    print("\n== Audience files ==")
+    for delivery in latest:
+        for file in delivery.files:
+            print(f"  {deliveries.rstrip('/')}/{delivery.prefix}{file.name}  ({file.rows:,} rows)")
     print("\n== Download ==")
     print("  .venv/bin/retarget audiences list")
-    print("  .venv/bin/retarget audiences download <segment> --destination <destination> --to ./downloads")
+    example = latest[0] if latest else None
+    if example is not None:
+        print(
+            f"  .venv/bin/retarget audiences download {example.segment} --destination {example.destination}"
+            " --to ./downloads   (checks every file's SHA-256 against the manifest)"
+        )
+    print("  or the Airflow UI page /audiences (`airflow standalone` with the same AIRFLOW_HOME)")
 
 
 if __name__ == "__main__":
