@@ -98,3 +98,26 @@ def test_pool_and_serial_runs_write_the_same_lake(tmp_path: Path, monkeypatch: p
     ]
     assert q[0].equals(q[1]) and q[0].num_rows == 3
     assert q[0]["line_no"].to_pylist() == [41, 41, 41]
+
+
+def test_line_blocks_split_around_over_long_lines() -> None:
+    import io
+
+    from retarget_pipeline.ingest.reader import FileState, HashingReader, iter_line_blocks, iter_lines
+
+    data = b"a\n\n" + b"x" * 20 + b"\nbb\nccc"
+    blocks = list(iter_line_blocks(HashingReader(io.BytesIO(data)), FileState(), max_line=10))
+    assert blocks == [
+        (1, [b"a", b""], None),
+        (3, [b"x" * 20], "line_too_long"),
+        (4, [b"bb"], None),
+        (5, [b"ccc"], None),
+    ]
+    lines = list(iter_lines(HashingReader(io.BytesIO(data)), FileState(), max_line=10))
+    assert lines == [
+        (1, b"a", None),
+        (2, b"", None),
+        (3, b"x" * 20, "line_too_long"),
+        (4, b"bb", None),
+        (5, b"ccc", None),
+    ]

@@ -19,7 +19,15 @@ from retarget_pipeline.ingest.adapters.base import Adapter
 from retarget_pipeline.ingest.dedupe import Stage
 from retarget_pipeline.ingest.ledger import LedgerRow
 from retarget_pipeline.ingest.quarantine import Quarantine
-from retarget_pipeline.ingest.reader import FileState, HashingReader, Source, SourceFile, SourceReadError, iter_lines
+from retarget_pipeline.ingest.reader import (
+    FileState,
+    HashingReader,
+    LineBlock,
+    Source,
+    SourceFile,
+    SourceReadError,
+    iter_line_blocks,
+)
 from retarget_pipeline.ingest.to_lake import LakeMapper
 from retarget_pipeline.ingest.validate import Validator
 
@@ -29,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHUNK_LINES = 50_000
 DETECT_LINES = 100
-Line = tuple[int, bytes, str | None]
 
 
 class StageSink(Protocol):
@@ -63,23 +70,26 @@ class _Chunk:
         self.raws: list[bytes] = []
 
 
-def _pick_adapter(fmt: str, lines: Iterator[Line]) -> tuple[Adapter | None, str | None, list[Line]]:
-    """The adapter for ``fmt`` and the lines peeked at. 'auto': the registry's ``detect_format`` on the first
-    non-empty line, then on the next ones (up to DETECT_LINES) so one broken first line does not make a whole
-    file unreadable."""
+def _pick_adapter(fmt: str, blocks: Iterator[LineBlock]) -> tuple[Adapter | None, str | None, list[LineBlock]]:
+    """The adapter for ``fmt`` and the line blocks peeked at. 'auto': the registry's ``detect_format`` on the
+    first non-empty line, then on the next ones (up to DETECT_LINES) so one broken first line does not make a
+    whole file unreadable."""
     if fmt != "auto":
         return adapter_class(fmt)(), fmt, []
-    peeked: list[Line] = []
+    peeked: list[LineBlock] = []
     tried = 0
-    for item in lines:
+    for item in blocks:
         peeked.append(item)
-        if item[2] is None and item[1].strip():
-            name = detect_format(item[1])
-            if name:
-                return adapter_class(name)(), name, peeked
-            tried += 1
-            if tried >= DETECT_LINES:
-                break
+        if item[2] is not None:
+            continue
+        for line in item[1]:
+            if line.strip():
+                name = detect_format(line)
+                if name:
+                    return adapter_class(name)(), name, peeked
+                tried += 1
+                if tried >= DETECT_LINES:
+                    return None, None, peeked
     return None, None, peeked
 
 
@@ -92,17 +102,17 @@ def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row:
         raise SourceReadError(f"cannot open: {type(exc).__name__}") from exc
     with raw:
         reader = HashingReader(raw)
-        lines = iter_lines(reader, state)
+        blocks = iter_line_blocks(reader, state)
         chunk = _Chunk()
         name: str | None = None
         adapter: Adapter | None = None
         try:
-            adapter, name, peeked = _pick_adapter(fmt, lines)
+            adapter, name, peeked = _pick_adapter(fmt, blocks)
             row.format = name
-            if adapter is None and any(problem is None and line.strip() for _, line, problem in peeked):
+            if adapter is None and any(p is None and any(x.strip() for x in ls) for _, ls, p in peeked):
                 row.status = "unrecognised"
                 row.message = "no adapter recognises the file's first non-empty line"
-            _consume(_chain(peeked, lines), adapter, f, ctx, row, chunk, name or "")
+            _consume(_chain(peeked, blocks), adapter, f, ctx, row, chunk, name or "")
             reader.drain()
         except SourceReadError as exc:  # counts stay exact for what was read; the file is retried next run
             row.status, row.message = "failed", str(exc)
@@ -114,7 +124,7 @@ def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row:
 
 
 def _consume(
-    lines: Iterator[Line],
+    blocks: Iterator[LineBlock],
     adapter: Adapter | None,
     f: SourceFile,
     ctx: FileContext,
@@ -122,26 +132,33 @@ def _consume(
     chunk: _Chunk,
     fmt: str,
 ) -> None:
-    """The per-line loop (kept minimal: lines are parsed per chunk in ``_flush``)."""
+    """The read loop, a block of lines at a time (lines are parsed per chunk of CHUNK_LINES in ``_flush``)."""
     read = 0
     try:
-        for line_no, line, problem in lines:
-            read += 1
+        for first, lines, problem in blocks:
             if problem is not None:
-                ctx.quarantine.add(f.uri, line_no, problem, None, f"line {line_no}: {problem}", line)
+                read += 1
+                ctx.quarantine.add(f.uri, first, problem, None, f"line {first}: {problem}", lines[0])
                 row.quarantined += 1
             elif adapter is None:
-                _unrecognised(ctx, f, line_no, line, row)
+                for line_no, line in enumerate(lines, first):
+                    read += 1
+                    _unrecognised(ctx, f, line_no, line, row)
             else:
-                chunk.line_nos.append(line_no)
-                chunk.raws.append(line)
-                if len(chunk.raws) >= CHUNK_LINES:
-                    _flush(chunk, adapter, f, fmt, ctx, row)
+                pos = 0
+                while pos < len(lines):
+                    part = lines[pos : pos + CHUNK_LINES - len(chunk.raws)]
+                    chunk.raws.extend(part)
+                    chunk.line_nos.extend(range(first + pos, first + pos + len(part)))
+                    read += len(part)
+                    pos += len(part)
+                    if len(chunk.raws) >= CHUNK_LINES:
+                        _flush(chunk, adapter, f, fmt, ctx, row)
     finally:
         row.lines_read += read
 
 
-def _chain(peeked: list[Line], rest: Iterator[Line]) -> Iterator[Line]:
+def _chain(peeked: list[LineBlock], rest: Iterator[LineBlock]) -> Iterator[LineBlock]:
     yield from peeked
     yield from rest
 

@@ -203,10 +203,24 @@ def _salvage(decomp: Any, data: bytes, step: int = 512) -> Iterator[bytes]:
             yield out
 
 
+LineBlock = tuple[int, list[bytes], str | None]
+
+
 def iter_lines(
     reader: HashingReader, state: FileState, max_line: int = MAX_LINE
 ) -> Iterator[tuple[int, bytes, str | None]]:
     """Yield (1-based line number, line without newline, problem reason code or None)."""
+    for first, lines, problem in iter_line_blocks(reader, state, max_line):
+        if problem is None:
+            yield from zip(range(first, first + len(lines)), lines, [None] * len(lines), strict=True)
+        else:
+            yield first, lines[0], problem
+
+
+def iter_line_blocks(reader: HashingReader, state: FileState, max_line: int = MAX_LINE) -> Iterator[LineBlock]:
+    """``iter_lines`` a decompressed block at a time: (first line number, consecutive readable lines, None)
+    or (line number, [kept prefix], problem) for one broken line, in line order. Nothing per line in Python
+    unless a block holds an over-long line."""
     line_no = 0
     pending = b""
     too_long = False  # inside an over-long line: skipping to its newline
@@ -217,27 +231,38 @@ def iter_lines(
             if cut < 0:
                 continue
             line_no += 1
-            yield line_no, prefix, "line_too_long"
+            yield line_no, [prefix], "line_too_long"
             too_long, block = False, block[cut + 1 :]
         parts = (pending + block).split(b"\n")
         pending = parts.pop()
-        for line in parts:
-            line_no += 1
-            if len(line) > max_line:
-                yield line_no, line[:KEEP_PREFIX], "line_too_long"
-            else:
-                yield line_no, line, None
+        if parts and max(map(len, parts)) > max_line:
+            run: list[bytes] = []
+            for line in parts:
+                if len(line) > max_line:
+                    if run:
+                        yield line_no - len(run) + 1, run, None
+                        run = []
+                    line_no += 1
+                    yield line_no, [line[:KEEP_PREFIX]], "line_too_long"
+                else:
+                    line_no += 1
+                    run.append(line)
+            if run:
+                yield line_no - len(run) + 1, run, None
+        elif parts:
+            yield line_no + 1, parts, None
+            line_no += len(parts)
         if len(pending) > max_line:
             too_long, prefix, pending = True, pending[:KEEP_PREFIX], b""
     if too_long:
         line_no += 1
-        yield line_no, prefix, "line_too_long"
+        yield line_no, [prefix], "line_too_long"
     elif state.status == "corrupt" or (state.status == "truncated" and pending):
         # A truncated file's partial last line; a corrupt file's unreadable remainder (always one record,
         # so the damage shows in the quarantine and the counts, even when it starts at a line boundary).
         line_no += 1
         reason = "truncated_file" if state.status == "truncated" else "corrupt_file"
-        yield line_no, pending[:KEEP_PREFIX], reason
+        yield line_no, [pending[:KEEP_PREFIX]], reason
     elif pending:
         line_no += 1
-        yield line_no, pending, None
+        yield line_no, [pending], None
