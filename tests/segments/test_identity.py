@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import random
+from typing import Any
 
+import numpy as np
+import pytest
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from retarget_pipeline.segments.identity import stitch_identities, summarize_persons
+from retarget_pipeline.segments.identity import (
+    LOCAL_MAX_EDGES_CONF,
+    IdentityError,
+    _min_labels,
+    drop_super_nodes,
+    extract_edges,
+    extract_nodes,
+    local_max_edges,
+    propagate_labels,
+    stitch_identities,
+    summarize_persons,
+)
 
 from .helpers import before_end, event, events_df
 
@@ -75,3 +92,111 @@ def test_super_node_guard_keeps_kiosk_cookie_alone(spark) -> None:
     merged = _persons(spark, rows, max_linked_keys=3)
     assert merged.count() == 1
     assert merged.select(F.size("user_keys")).first() == (3,)
+
+
+def _legacy_labels(nodes: DataFrame, edges: DataFrame, max_iterations: int) -> DataFrame:
+    """The engine's previous algorithm, kept as the oracle: plain min-label propagation, one round per hop."""
+    labels = nodes.select("node", F.col("node").alias("label"))
+    for _ in range(max_iterations):
+        neighbour_min = (
+            edges.join(labels, edges["src"] == labels["node"], how="inner")
+            .groupBy(F.col("dst").alias("node"))
+            .agg(F.min("label").alias("candidate"))
+        )
+        updated = (
+            labels.withColumnRenamed("label", "label_old")
+            .join(neighbour_min, on="node", how="left")
+            .select("node", F.least("label_old", F.coalesce("candidate", "label_old")).alias("label"), "label_old")
+            .localCheckpoint()
+        )
+        labels = updated.select("node", "label")
+        if updated.filter(F.col("label") != F.col("label_old")).isEmpty():
+            return labels
+    raise AssertionError("legacy propagation did not converge")
+
+
+def _random_graph(seed: int) -> list[dict[str, Any]]:
+    """Chains, stars, a kiosk super node (25 users), a cookie at exactly the limit (20 users), random merges
+    and non-linking noise; names are random so the string order of a chain is scrambled."""
+    rng = random.Random(seed)
+    t = before_end(days=1)
+
+    def name() -> str:
+        return f"{rng.getrandbits(40):010x}"
+
+    rows: list[dict[str, Any]] = []
+    cookies: list[str] = []
+    users: list[str] = []
+    for _ in range(6):  # chains: c0 -u0- c1 -u1- c2 ... (2 hops per link)
+        chain = [name() for _ in range(rng.randint(3, 12))]
+        for left, right in itertools.pairwise(chain):
+            user = f"v1:{name()}"
+            rows += [event("identify", left, t, user_key=user), event("purchase", right, t, user_key=user)]
+            users.append(user)
+        cookies += chain
+    for _ in range(4):  # stars: one user on many cookies, some with an email too
+        user = f"v1:{name()}"
+        for _ in range(rng.randint(2, 9)):
+            cookie = name()
+            email = f"v1:{name()}" if rng.random() < 0.3 else None
+            rows.append(event("identify", cookie, t, user_key=user, email_key=email))
+            cookies.append(cookie)
+        users.append(user)
+    for i in range(25):  # kiosk: 25 users (some from the chains) -> loses every link
+        user = users[i] if i < 10 else f"v1:{name()}"
+        rows.append(event("identify", "kiosk", t, user_key=user, phone_key=f"v1:kiosk-phone-{i % 3}"))
+    for i in range(20):  # exactly at the limit: links its 20 users (and their chains) into one person
+        rows.append(event("identify", "shared", t, user_key=users[-1 - i]))
+    for _ in range(5):  # random merges through a shared email or advertising id
+        a, b = rng.sample(cookies, 2)
+        ad = name()
+        rows += [event("purchase", a, t, advertising_id=ad), event("identify", b, t, advertising_id=ad)]
+    for _ in range(5):  # noise: lonely cookies, page views never link
+        rows.append(event("page_view", name(), t, user_key=rng.choice(users)))
+    rng.shuffle(rows)
+    return rows
+
+
+def test_driver_and_spark_paths_equal_the_legacy_propagation_on_a_random_graph(spark) -> None:
+    events = events_df(spark, _random_graph(seed=11))
+    edges = drop_super_nodes(extract_edges(events), 20)
+    nodes = extract_nodes(events)
+    expected = _legacy_labels(nodes, edges, 60)
+    on_driver = propagate_labels(nodes, edges, 30, max_local_edges=10**9)
+    by_spark = propagate_labels(nodes, edges, 30, max_local_edges=0)
+    assertDataFrameEqual(on_driver, expected)
+    assertDataFrameEqual(by_spark, expected)
+    # the graph is not trivial: merges happened, the kiosk stayed alone, the cookie at the limit merged
+    labels = dict(expected.collect())
+    assert len(set(labels.values())) < len(labels) / 2
+    assert labels["anonymous_id:kiosk"] == "anonymous_id:kiosk"
+    assert labels["anonymous_id:shared"] != "anonymous_id:shared"
+
+
+def test_driver_union_find_hand_case() -> None:
+    # edges 5-3, 3-1, 4-2 -> components {0}, {1,3,5}, {2,4}, {6}: each node points at its smallest index
+    parent = _min_labels(7, np.array([5, 3, 4], dtype=np.int64), np.array([3, 1, 2], dtype=np.int64))
+    assert parent.tolist() == [0, 1, 2, 1, 2, 1, 6]
+
+
+def test_spark_path_fails_loudly_when_rounds_run_out(spark) -> None:
+    # the path a-b-c-d-e is not a star after one large-star/small-star round
+    t = before_end(days=1)
+    rows = [event("identify", c, t, user_key=f"v1:{c}{n}") for c, n in zip("abcde", "bcdef", strict=True)]
+    rows += [event("identify", n, t, user_key=f"v1:{c}{n}") for c, n in zip("abcd", "bcde", strict=True)]
+    with pytest.raises(IdentityError, match="did not converge in 1 rounds"):
+        stitch_identities(events_df(spark, rows), max_linked_keys=20, max_iterations=1, max_local_edges=0)
+    merged = stitch_identities(events_df(spark, rows), max_linked_keys=20, max_iterations=10, max_local_edges=0)
+    assert merged.select("person_key").distinct().collect() == [(_key("anonymous_id:a"),)]
+
+
+def test_local_edge_limit_comes_from_the_spark_conf(spark) -> None:
+    assert local_max_edges(spark) == 5_000_000
+    try:
+        spark.conf.set(LOCAL_MAX_EDGES_CONF, "12")
+        assert local_max_edges(spark) == 12
+        spark.conf.set(LOCAL_MAX_EDGES_CONF, "many")
+        with pytest.raises(ValueError, match="localMaxEdges: expected integer >= 0, got 'many'"):
+            local_max_edges(spark)
+    finally:
+        spark.conf.unset(LOCAL_MAX_EDGES_CONF)

@@ -2,9 +2,11 @@
 
 Nodes are ``'type:value'`` strings (``anonymous_id:…``, ``user_key:…``, ``email_key:…``, ``phone_key:…``,
 ``advertising_id:…``). Every event's cookie is a node; identify and purchase events also add their other ids
-and link every pair of ids they carry. Components come from iterative min-label propagation in Spark (each
-node takes the smallest label among itself and its neighbours until nothing changes), so the label is the
-component's smallest identifier string and ``person_key = 'p_' + sha256(label)[:32]`` is stable run to run.
+and link every pair of ids they carry. Each node's label is the smallest identifier string of its connected
+component, so ``person_key = 'p_' + sha256(label)[:32]`` is stable run to run. Graphs of up to
+``spark.retarget.identity.localMaxEdges`` links (default 5M) are collected to the driver as Arrow and joined
+by a vectorised union-find (numpy); larger ones run large-star / small-star rounds in Spark (built-in
+functions only). Both give the same labels as plain min-label propagation.
 
 Super-node guard: an identifier linked to more than ``max_linked_keys`` distinct user_keys or email_keys (a
 shared kiosk cookie) loses all its links and stays a person of its own; the links among the other ids of
@@ -13,12 +15,22 @@ the same events are kept.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import logging
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 ID_COLUMNS = ("anonymous_id", "user_key", "email_key", "phone_key", "advertising_id")
 LINKING_EVENTS = ("identify", "purchase")
 GUARDED_TYPES = ("user_key", "email_key")
+LOCAL_MAX_EDGES_CONF = "spark.retarget.identity.localMaxEdges"
+DEFAULT_LOCAL_MAX_EDGES = 5_000_000
+
+log = logging.getLogger(__name__)
 
 
 class IdentityError(RuntimeError):
@@ -64,36 +76,131 @@ def extract_nodes(events: DataFrame) -> DataFrame:
     return cookies.unionByName(linked).filter(F.col("node").isNotNull()).distinct()
 
 
-def propagate_labels(nodes: DataFrame, edges: DataFrame, max_iterations: int) -> DataFrame:
-    """``node`` + ``src, dst`` -> ``node, label`` (label = smallest node of the component)."""
-    labels = nodes.select("node", F.col("node").alias("label"))
-    if edges.isEmpty():
-        return labels
-    for _ in range(max_iterations):
-        neighbour_min = (
-            edges.join(labels, edges["src"] == labels["node"], how="inner")
-            .groupBy(F.col("dst").alias("node"))
-            .agg(F.min("label").alias("candidate"))
-        )
-        updated = (
-            labels.withColumnRenamed("label", "label_old")
-            .join(neighbour_min, on="node", how="left")
-            .select("node", F.least("label_old", F.coalesce("candidate", "label_old")).alias("label"), "label_old")
-            .localCheckpoint(eager=False)  # materialised by the count below: one job per round
-        )
-        changed = updated.filter(F.col("label") != F.col("label_old")).count()
-        labels = updated.select("node", "label")
-        if changed == 0:
-            return labels
+def undirected_edges(edges: DataFrame) -> DataFrame:
+    """Symmetric ``src, dst`` -> each link once as ``hi, lo`` (``hi > lo``)."""
+    return edges.filter(F.col("src") < F.col("dst")).select(F.col("dst").alias("hi"), F.col("src").alias("lo"))
+
+
+def _min_labels(node_count: int, src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Union-find by hooking and pointer jumping over node indices -> each node's smallest component index.
+
+    Invariant: ``parent[i] <= i`` and ``parent[i]`` is in ``i``'s component; after the compress loop every
+    node points at a root. A round hooks the larger root of every cross edge under the smaller one (the
+    smallest candidate wins), so a root is always the smallest index of its tree, and when no edge crosses
+    two trees each tree is a whole component.
+    """
+    parent = np.arange(node_count, dtype=np.int64)
+    while True:
+        a, b = parent[src], parent[dst]
+        cross = a != b
+        if not cross.any():
+            return parent
+        np.minimum.at(parent, np.maximum(a[cross], b[cross]), np.minimum(a[cross], b[cross]))
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+
+
+def components_local(links: DataFrame) -> DataFrame:
+    """``hi, lo`` links (small enough for the driver) -> ``node, label`` for every linked node whose label is
+    not itself (label = smallest node of the component, compared as UTF-8 bytes like Spark's ``min``)."""
+    table = links.toArrow()
+    ends = pa.chunked_array(table.column("hi").chunks + table.column("lo").chunks, type=table.column("hi").type)
+    names = pc.unique(ends)
+    names = names.take(pc.sort_indices(names))  # binary order == Spark string order
+    hi = pc.index_in(table.column("hi"), value_set=names).to_numpy().astype(np.int64)
+    lo = pc.index_in(table.column("lo"), value_set=names).to_numpy().astype(np.int64)
+    parent = _min_labels(len(names), hi, lo)
+    moved = np.flatnonzero(parent != np.arange(len(names)))
+    result = pa.table(
+        {
+            "node": names.take(pa.array(moved)).cast(pa.string()),
+            "label": names.take(pa.array(parent[moved])).cast(pa.string()),
+        }
+    )
+    return links.sparkSession.createDataFrame(result, schema="node string, label string")
+
+
+def _large_star(links: DataFrame) -> DataFrame:
+    """Every link ``hi - lo`` becomes ``hi - m(lo)``, m(x) = smallest of x and its neighbours."""
+    smallest = links.groupBy(F.col("hi").alias("x")).agg(F.min("lo").alias("m"))
+    joined = links.join(smallest, links["lo"] == smallest["x"], how="left")
+    return joined.select("hi", F.coalesce("m", "lo").alias("lo")).distinct()
+
+
+def _small_star(links: DataFrame) -> DataFrame:
+    """Every node x and its smaller neighbours are linked to the smallest of those neighbours."""
+    m = F.min("lo").over(Window.partitionBy("hi"))
+    with_min = links.withColumn("m", m)
+    own = with_min.select("hi", F.col("m").alias("lo"))
+    others = with_min.filter(F.col("lo") != F.col("m")).select(F.col("lo").alias("hi"), F.col("m").alias("lo"))
+    return own.unionByName(others).distinct()
+
+
+def components_spark(links: DataFrame, max_iterations: int) -> DataFrame:
+    """``hi, lo`` links -> ``node, label`` for every linked node whose label is not itself, by alternating
+    large-star and small-star rounds (Kiveris et al. 2014: O(log n) rounds in practice) until the links form
+    stars (each ``hi`` has one ``lo``, no ``lo`` is a ``hi``): then ``lo`` is the component's smallest node.
+
+    Each round is one job: its result is checkpointed lazily and materialised by the star check's aggregate.
+    """
+    for rounds in range(1, max_iterations + 1):
+        links = _small_star(_large_star(links)).localCheckpoint(eager=False)
+        per_hi = links.groupBy("hi").agg(F.count(F.lit(1)).alias("n"))
+        centres = links.select(F.col("lo").alias("hi")).distinct().withColumn("centre", F.lit(True))
+        not_star = F.count_if((F.col("n") > 1) | F.col("centre").isNotNull()).alias("not_star")
+        row = per_hi.join(centres, on="hi", how="left").agg(not_star).first()
+        if row is not None and row["not_star"] == 0:
+            log.info("identity: links form stars after %d large-star/small-star rounds", rounds)
+            return links.select(F.col("hi").alias("node"), F.col("lo").alias("label"))
     raise IdentityError(
         f"identity stitching did not converge in {max_iterations} rounds; raise settings.max_identity_iterations"
     )
 
 
-def stitch_identities(events: DataFrame, *, max_linked_keys: int, max_iterations: int) -> DataFrame:
+def local_max_edges(spark: SparkSession) -> int:
+    """Links up to this count are stitched on the driver (Spark conf :data:`LOCAL_MAX_EDGES_CONF`)."""
+    raw = spark.conf.get(LOCAL_MAX_EDGES_CONF, None)
+    if raw is None:
+        return DEFAULT_LOCAL_MAX_EDGES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"Spark conf {LOCAL_MAX_EDGES_CONF}: expected integer >= 0, got {raw!r}")
+    return value
+
+
+def propagate_labels(
+    nodes: DataFrame, edges: DataFrame, max_iterations: int, *, max_local_edges: int | None = None
+) -> DataFrame:
+    """``node`` + symmetric ``src, dst`` -> ``node, label`` (label = smallest node of the component).
+
+    Up to ``max_local_edges`` links (default: :func:`local_max_edges`) are collected to the driver and joined
+    by union-find; larger graphs use :func:`components_spark`. Both give the same labels.
+    """
+    spark = nodes.sparkSession
+    links = undirected_edges(edges).localCheckpoint()
+    count = links.count()
+    limit = local_max_edges(spark) if max_local_edges is None else max_local_edges
+    if count == 0:
+        return nodes.select("node", F.col("node").alias("label"))
+    on_driver = count <= limit
+    log.info("identity: %d links, stitched %s", count, "on the driver" if on_driver else "by Spark")
+    moved = components_local(links) if on_driver else components_spark(links, max_iterations)
+    joined = nodes.join(moved, on="node", how="left")
+    return joined.select("node", F.coalesce("label", "node").alias("label")).localCheckpoint()
+
+
+def stitch_identities(
+    events: DataFrame, *, max_linked_keys: int, max_iterations: int, max_local_edges: int | None = None
+) -> DataFrame:
     """Events -> ``identifier_type, identifier_value, person_key`` (one row per identifier)."""
-    edges = drop_super_nodes(extract_edges(events), max_linked_keys).localCheckpoint()
-    labels = propagate_labels(extract_nodes(events), edges, max_iterations)
+    edges = drop_super_nodes(extract_edges(events), max_linked_keys)
+    labels = propagate_labels(extract_nodes(events), edges, max_iterations, max_local_edges=max_local_edges)
     person_key = F.concat(F.lit("p_"), F.substring(F.sha2(F.col("label"), 256), 1, 32))
     return labels.select(
         F.split("node", ":", 2).getItem(0).alias("identifier_type"),
