@@ -1,7 +1,9 @@
 """The Airflow Assets that chain the DAGs: ingest -> lake events -> audience build -> audiences -> export.
 
-Names are fixed (they are what the DAGs schedule on); URIs point at the real data (``file:///...`` for a
-local lake, ``s3://bucket/prefix/...`` for S3) so lineage in the UI shows where the data lives.
+Names and URIs are fixed, logical identities (``x-retarget://...``): Airflow keys an asset on (name, uri), and an
+asset whose URI changed under the same name is left *inactive* until a scheduler pass orphans the old one, so a
+moved lake (a new RETARGET_LAKE, a test lake, an S3 migration) would make every producing task fail. Where the
+data really lives (``file:///...`` or ``s3://bucket/prefix/...``) is in the asset's ``extra["location"]``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ AUDIENCES = "retarget_audiences"
 
 def lake_events_asset() -> Asset:
     """Emitted by ``pixel_ingest``; ``extra`` names the touched ``event_date=/event_hour=`` partitions."""
-    return Asset(name=LAKE_EVENTS, uri=join(as_uri(lake_root()), "events"), group="retarget")
+    location = join(as_uri(lake_root()), "events")
+    return Asset(name=LAKE_EVENTS, uri="x-retarget://lake/events", group="retarget", extra={"location": location})
 
 
 def audiences_asset() -> Asset:
     """Emitted by ``audience_build``; ``extra`` carries the as-of date and segment sizes."""
-    return Asset(name=AUDIENCES, uri=join(as_uri(lake_root()), "segments"), group="retarget")
+    location = join(as_uri(lake_root()), "segments")
+    return Asset(name=AUDIENCES, uri="x-retarget://lake/segments", group="retarget", extra={"location": location})
