@@ -21,6 +21,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from retarget_pipeline.orchestration.assets import audiences_asset, lake_events_asset
+from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.locations import segment_job_path, spark_submit_env
 
 LAKE_EVENTS = lake_events_asset()
@@ -39,13 +40,7 @@ AUDIENCES = audiences_asset()
     catchup=False,
     max_active_runs=1,
     tags=["retarget", "segments", "spark"],
-    default_args={
-        "owner": "retarget",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=default_args(),
     params={
         "as_of": Param(
             None,

@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from retarget_pipeline.orchestration.assets import audiences_asset
+from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.export import MODES, destination_names
 
 AUDIENCES = audiences_asset()
@@ -32,13 +33,7 @@ DESTINATIONS = list(destination_names())
     catchup=False,
     max_active_runs=1,
     tags=["retarget", "export"],
-    default_args={
-        "owner": "retarget",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=20),
-    },
+    default_args=default_args(retry_delay=timedelta(minutes=1), max_retry_delay=timedelta(minutes=20)),
     params={
         "as_of": Param(
             None,

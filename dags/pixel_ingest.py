@@ -21,6 +21,7 @@ from typing import Any
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from retarget_pipeline.orchestration.assets import lake_events_asset
+from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.ingest import INPUT_FORMATS
 from retarget_pipeline.orchestration.locations import landing_root
 
@@ -36,13 +37,7 @@ LAKE_EVENTS = lake_events_asset()
     catchup=os.environ.get("RETARGET_CATCHUP", "false").lower() in {"1", "true", "yes"},
     max_active_runs=4,
     tags=["retarget", "ingest"],
-    default_args={
-        "owner": "retarget",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=default_args(retries=3, retry_delay=timedelta(minutes=1)),
     params={
         "source": Param(
             landing_root(),

@@ -15,10 +15,12 @@ request lands in `<lake>/_erasure/_audit/applied/` (counts only, no identifier v
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from retarget_pipeline.orchestration.defaults import default_args
 
 
 @dag(
@@ -29,13 +31,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
     catchup=False,
     max_active_runs=1,  # two runs must not rewrite the same partitions at once
     tags=["retarget", "privacy"],
-    default_args={
-        "owner": "retarget",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=default_args(),
     params={
         "request_ids": Param(
             None,

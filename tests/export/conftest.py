@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from membership_rows import membership_row
 
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.matchkeys import match_keys
@@ -30,29 +31,7 @@ RAW = {
 
 
 def person(key: str, **over: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "person_key": key,
-        "anonymous_ids": [],
-        "user_keys": [],
-        "email_keys": [],
-        "phone_keys": [],
-        "advertising_ids": [],
-        "is_holdout": False,
-        "suppression_reason": None,
-        "exportable": True,
-        "priority": 10,
-        "entered_at": DAY1,
-        "expires_at": date(2026, 3, 8),
-        "last_event_time": datetime(2026, 2, 28, 9, 0, tzinfo=UTC),
-        "last_cart_time": None,
-        "cart_value": None,
-        "cart_currency": None,
-        "top_product_ids": [],
-        "top_categories": [],
-        "definition_hash": "defhash1",
-    }
-    row.update(over)
-    return row
+    return membership_row(key, **over)
 
 
 def day1_people() -> list[dict[str, Any]]:

@@ -157,31 +157,16 @@ segments:
 
 
 def member(key: str, **over: Any) -> dict[str, Any]:
-    from datetime import UTC, date, datetime
+    from datetime import date
 
-    row: dict[str, Any] = {
-        "person_key": key,
+    from membership_rows import membership_row
+
+    defaults: dict[str, Any] = {
         "anonymous_ids": [f"c_{key}"],
-        "user_keys": [],
         "email_keys": [f"ek_{key}"],
-        "phone_keys": [],
-        "advertising_ids": [],
-        "is_holdout": False,
-        "suppression_reason": None,
-        "exportable": True,
-        "priority": 10,
-        "entered_at": date(2026, 3, 1),
         "expires_at": date(2026, 3, 9),
-        "last_event_time": datetime(2026, 2, 28, 9, 0, tzinfo=UTC),
-        "last_cart_time": None,
-        "cart_value": None,
-        "cart_currency": None,
-        "top_product_ids": [],
-        "top_categories": [],
-        "definition_hash": "defhash1",
     }
-    row.update(over)
-    return row
+    return membership_row(key, **{**defaults, **over})
 
 
 def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]]) -> None:
