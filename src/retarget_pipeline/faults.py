@@ -4,7 +4,8 @@ Library code marks its commit boundaries with ``crash_point("<stage>.<point>")``
 variable names that point), so the reliability tests can kill a real ``retarget`` process exactly between two
 commits and check what a reader and the next run see. SIGKILL, not an exception: no ``finally``/``except``
 clean-up runs, as after an OOM kill or a lost node. Points (grep ``crash_point(``):
-``lake.temp_written``, ``ingest.partition_committed``, ``ingest.before_ledger``, ``segments.staged``,
+``lake.temp_written``, ``ingest.worker_read`` (a pool worker), ``ingest.partition_committed``,
+``ingest.before_ledger``, ``segments.staged``,
 ``segments.swapped_one``, ``export.files_uploaded``, ``export.before_latest``.
 """
 

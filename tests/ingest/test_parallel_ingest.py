@@ -100,6 +100,24 @@ def test_pool_and_serial_runs_write_the_same_lake(tmp_path: Path, monkeypatch: p
     assert q[0]["line_no"].to_pylist() == [41, 41, 41]
 
 
+def test_a_killed_pool_worker_fails_the_run_and_commits_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retarget_pipeline.faults import ENV as CRASH_AT
+    from retarget_pipeline.ingest.parallel import IngestWorkerError
+
+    land, lake = _landing(tmp_path), tmp_path / "lake"
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    monkeypatch.setenv(CRASH_AT, "ingest.worker_read")  # each worker SIGKILLs itself before reading a file
+    with pytest.raises(IngestWorkerError, match=r"worker died while reading 3 landing file"):
+        run_ingest(source=str(land), lake=str(lake))
+    assert _events(lake) == {}
+    assert not list(lake.rglob("*.parquet")), "nothing (events, quarantine, ledger) is committed"
+    monkeypatch.delenv(CRASH_AT)
+    report = run_ingest(source=str(land), lake=str(lake))
+    assert report.totals()["valid"] == 3 * 40 and len(_events(lake)) == 3
+
+
 def test_line_blocks_split_around_over_long_lines() -> None:
     import io
 

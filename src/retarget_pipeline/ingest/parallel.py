@@ -5,9 +5,14 @@ pseudonymise, bot flagging) but, instead of the run's dedup stage and quarantine
 added: the staged lake tables, the quarantine records and the identity keys of its file. The parent replays
 those, file by file in the listing order, into the one ``Stage`` / ``Quarantine`` / identity accumulator, so
 the stage, the quarantine file, the ledger rows and the lake are exactly those of a serial run; dedup, merge,
-commits and the ledger are untouched (single writer). Workers are forked, so they share the run's
-validator, bot rules, erasure filter and keys without pickling them; object-store sources and single-file
-runs are read serially in the parent.
+commits and the ledger are untouched (single writer). Object-store sources and single-file runs are read
+serially in the parent.
+
+Workers come from a *forkserver*, not a plain fork: an Airflow task process has live threads (the task SDK's
+comms thread, the in-process execution API loop under ``dag.test()``), and a child forked while one of them
+holds a lock can hang forever. The run's validator, bot rules, erasure filter and keys are pickled once per
+worker (the pseudonymiser rebuilds its HMAC from the key). A worker that dies (OOM killer, SIGKILL) fails the
+run with ``IngestWorkerError`` instead of leaving it waiting (``multiprocessing.Pool`` would wait forever).
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.ingest.ledger import LedgerRow
 from retarget_pipeline.ingest.process import FileContext
 from retarget_pipeline.ingest.reader import Source, SourceFile
@@ -58,13 +66,29 @@ class _FileResult:
     identity: dict[IdentityKey, list[Any]]
 
 
-_JOB: tuple[ReadOne, Source, str, FileContext, datetime] | None = None  # set in the parent before the fork
+_Job = tuple[ReadOne, Source, str, FileContext, datetime]
+_JOB: _Job | None = None  # a worker's copy of the run's job, set by _init_worker
+# Imported once by the forkserver, so a new worker starts without re-importing pyarrow and the adapters.
+_PRELOAD = ["retarget_pipeline.ingest.run"]
+
+
+class IngestWorkerError(RuntimeError):
+    """A pool worker died (killed, out of memory) while reading landing files: nothing was committed."""
+
+
+def _init_worker(job: _Job, environ: dict[str, str]) -> None:
+    global _JOB
+    _JOB = job
+    # The forkserver keeps the environment it started with; a worker must see the run's (settings, test hooks).
+    os.environ.clear()
+    os.environ.update(environ)
+    pa.set_cpu_count(1)  # one worker per core: Arrow's own thread pools would only contend with the others
+    pa.set_io_thread_count(1)
 
 
 def _work(f: SourceFile) -> _FileResult:
     assert _JOB is not None, "worker started without a job"
-    pa.set_cpu_count(1)  # one worker per core: Arrow's own thread pools would only contend with the others
-    pa.set_io_thread_count(1)
+    crash_point("ingest.worker_read")  # kills this worker only: the parent must fail, not wait
     read_one, src, fmt, ctx, now = _JOB
     stage, quarantine = _StageRecorder(), _QuarantineRecorder()
     mapper = ctx.mapper
@@ -91,12 +115,16 @@ def read_files(
     workers = worker_count(len(todo))
     if workers < 2 or not src.is_local or multiprocessing.current_process().daemon:  # daemons: no children
         return [read_one(src, f, fmt, ctx, now) for f in todo]
-    global _JOB
-    _JOB = (read_one, src, fmt, ctx, now)
+    # What each worker gets (pickled once per worker): the run's settings, no staged data yet.
+    job_ctx = FileContext(ctx.validator, ctx.mapper, _StageRecorder(), _QuarantineRecorder(), ctx.erasure)
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(_PRELOAD)
     rows = []
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for res in pool.imap(_work, todo):
+        with ProcessPoolExecutor(
+            workers, mp, initializer=_init_worker, initargs=((read_one, src, fmt, job_ctx, now), dict(os.environ))
+        ) as pool:
+            for res in pool.map(_work, todo):  # results in listing order, as a serial run would add them
                 for args in res.quarantined:
                     ctx.quarantine.add(*args)
                 for table in res.tables:
@@ -104,8 +132,11 @@ def read_files(
                 _merge_identity(ctx.mapper.identity, res.identity)
                 rows.append(res.row)
                 del res
-    finally:
-        _JOB = None
+    except BrokenProcessPool as exc:
+        raise IngestWorkerError(
+            f"an ingest worker died while reading {len(todo)} landing file(s) (killed or out of memory?); "
+            f"nothing was committed: rerun, or set {WORKERS_ENV}=1 to read serially"
+        ) from exc
     return rows
 
 

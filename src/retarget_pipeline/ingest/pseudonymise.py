@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import os
 import re
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +50,13 @@ class Pseudonymiser:
         self.region = region or default_region()
         self._mac = hmac.new(self.keys_config.current_key, digestmod=hashlib.sha256)
         self._cache: dict[tuple[str, str], str | None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for the ingest worker pool (an HMAC object is not): the key travels, the MAC is rebuilt."""
+        return {"keys_config": self.keys_config, "region": self.region}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["keys_config"], state["region"])  # type: ignore[misc]
 
     def canonical(self, value: str, kind: str) -> str | None:
         if kind == "email":
