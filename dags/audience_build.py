@@ -23,6 +23,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, t
 from retarget_pipeline.orchestration.assets import audiences_asset, lake_events_asset
 from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.locations import segment_job_path, spark_submit_env
+from retarget_pipeline.spark import effective_conf
 
 LAKE_EVENTS = lake_events_asset()
 AUDIENCES = audiences_asset()
@@ -89,7 +90,7 @@ def audience_build() -> None:
         name="retarget-segment-build",
         env_vars=spark_submit_env(),
         conf={"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false"},
-        driver_memory="2g",
+        driver_memory=effective_conf()["spark.driver.memory"],  # defaults < RETARGET_SPARK_CONF
     )
 
     @task(outlets=[AUDIENCES])
