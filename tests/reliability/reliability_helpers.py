@@ -132,6 +132,18 @@ def hidden_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob(".tmp-*"))
 
 
+def leftovers(root: Path) -> list[str]:
+    """Every temp file or folder (``.tmp-*``, ``_staging-*``) anywhere under ``root``: a killed writer's."""
+    from retarget_pipeline.storage.base import is_temp_name
+
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if is_temp_name(p.name))
+
+
+def scratch(folder: Path) -> list[str]:
+    """The ``retarget`` scratch files and folders in a temp folder (``storage.sweep.scratch_prefix``)."""
+    return sorted(p.name for p in folder.glob("retarget-scratch-*"))
+
+
 def table(root: Path) -> pa.Table:
     """The hive-partitioned Parquet dataset under ``root`` as readers see it (pyarrow skips '.'/'_' names)."""
     if not root.exists():

@@ -1,6 +1,6 @@
 """Export: re-runs are byte-identical no-ops; a SIGKILLed export never shows a delivery without its manifest,
-keeps ``_latest.json`` on the last good delivery, and the re-run converges to the clean result. CRM cells that
-a spreadsheet would execute are neutralised."""
+keeps ``_latest.json`` on the last good delivery, and the re-run converges to the clean result and sweeps the
+killed run's temp folder. CRM cells that a spreadsheet would execute are neutralised."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ from reliability_helpers import (
     cli,
     cli_ok,
     hidden_files,
+    leftovers,
     member,
     visible_files,
     write_export_lake,
 )
+
+from retarget_pipeline.storage.sweep import STALE_ENV
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
 HOSTILE = {
@@ -133,8 +136,9 @@ def test_sigkill_mid_export_keeps_last_good_delivery(point: str, env: dict[str, 
     got = cli_ok("audiences", "download", SEGMENT, "--destination", "crm_csv", "--root", out, "--to", str(env["ref"]))
     assert got.returncode == 0 and any(env["ref"].glob("part-*.csv.gz"))
     # the re-run converges on a clean run's result
-    status = json.loads(cli_ok(*export(env, DAY2)).stdout)["segments"][0]["status"]
+    status = json.loads(cli_ok(*export(env, DAY2), env={STALE_ENV: "0"}).stdout)["segments"][0]["status"]
     assert status == ("delivered" if point == "export.files_uploaded" else "already_delivered")
+    assert leftovers(env["out"]) == []  # the killed run's temp folder is swept
     clean = env["lake"].parent / "clean"
     for dest in ("crm_csv", "google_ads_customer_match"):
         cli_ok(*export(env, DAY1, dest=dest, out=str(clean)))

@@ -26,6 +26,7 @@ from s3_fault_proxy import FaultProxy
 from retarget_pipeline.export.build import run_export
 from retarget_pipeline.ingest.run import run_ingest
 from retarget_pipeline.storage import StorageError, open_store
+from retarget_pipeline.storage.sweep import STALE_ENV
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
 
@@ -157,5 +158,12 @@ def test_sigkill_between_s3_upload_and_manifest(s3_bucket: str, tmp_path: Path) 
     assert not any("as_of=2026-03-02/" in k and k.endswith("_manifest.json") for k in keys)  # ... no manifest
     assert listed(out) == ["2026-03-01"]
     assert json.loads(open_store(out).get_bytes(f"crm_csv/{SEGMENT}/_latest.json"))["as_of"] == "2026-03-01"
-    cli_ok(*args, "--as-of", DAY2.isoformat())
+    # The audience changed before the next run (a new member): a new delivery id, so the killed run's files are
+    # not overwritten by it; the run's sweep removes them (no grace period here).
+    killed_prefix = next(k for k in keys if "as_of=2026-03-02/" in k).rsplit("/", 1)[0] + "/"
+    write_export_lake(lake, {DAY1: [member("p1"), member("p2")], DAY2: [member(p) for p in ("p2", "p3", "p4")]})
+    cli_ok(*args, "--as-of", DAY2.isoformat(), env={STALE_ENV: "0"})
     assert listed(out) == ["2026-03-01", "2026-03-02"]
+    keys = [o.key for o in open_store(out).list("crm_csv/")]
+    assert [k for k in keys if k.startswith(killed_prefix)] == []
+    assert len({k.rsplit("/", 1)[0] for k in keys if "/as_of=" in k}) == 2  # the two complete deliveries

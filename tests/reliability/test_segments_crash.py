@@ -1,6 +1,7 @@
 """Segment build (Spark, run as ``retarget segments build`` processes): a SIGKILL between staging and swap, or
 in the middle of the swap, leaves every as-of/segment partition complete (the previous output intact), the
-re-run gives the same rows, and a hostile category value in the config is a literal, never SQL."""
+re-run gives the same rows (and sweeps the killed build's staging folder), and a hostile category value in the
+config is a literal, never SQL."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reliability_helpers import SIGKILLED, cli, table, visible_files
+from reliability_helpers import SIGKILLED, cli, leftovers, table, visible_files
 
 from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.storage.sweep import STALE_ENV
 
 AS_OF = date(2026, 11, 20)
 HOSTILE = "shoes' OR '1'='1"  # quoted into SQL text this would match every category
@@ -109,7 +111,9 @@ POINTS = ["segments.swapped_one"] + (["segments.staged"] if os.environ.get("RETA
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_sigkill_during_write_keeps_complete_partitions(point: str, build: dict[str, Any]) -> None:
+def test_sigkill_during_write_keeps_complete_partitions(
+    point: str, build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = build["out"]
     killed = cli(*build["args"], env=build["env"], crash_at=point)
     assert killed.returncode == SIGKILLED, killed.stderr[-3000:]
@@ -120,7 +124,9 @@ def test_sigkill_during_write_keeps_complete_partitions(point: str, build: dict[
     if point == "segments.swapped_one":  # the first segment was replaced (new part-file names)
         assert {k for k in now if "segment=viewers" in k}.isdisjoint(before)
     assert any(p.name.startswith("_staging-") for p in (out / "segments").iterdir())  # left over, never read
+    monkeypatch.setenv(STALE_ENV, "0")  # no grace period: the killed build's staging folder goes
     build["again"]()  # the next run, no hook: same rows
     assert membership(out) == build["clean"]
+    assert leftovers(out) == []
     stats = table(out / "segment_stats").to_pylist()
     assert sorted((r["segment"], r["qualified"]) for r in stats) == [("hostile_category", 1), ("viewers", 3)]

@@ -27,9 +27,11 @@ from retarget_pipeline.export.inputs import (
     read_membership,
 )
 from retarget_pipeline.export.manifest import DeliveryFile, build_manifest, content_hash, delivery_id, delivery_prefix
-from retarget_pipeline.export.publish import is_complete, publish_delivery, update_latest
+from retarget_pipeline.export.publish import incomplete_deliveries, is_complete, publish_delivery, update_latest
 from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import Store, open_store
+from retarget_pipeline.storage.base import TempEntry
+from retarget_pipeline.storage.sweep import sweep_stale
 
 log = logging.getLogger(__name__)
 MODES = ("full", "incremental")
@@ -172,6 +174,12 @@ def run_export(
             raise ExportInputError(f"{lake_store.describe('segments/')}: no as_of=YYYY-MM-DD partitions")
         as_of = dates[-1]
     targets, skipped = _targets(config, destination, segments, available_segments(lake_store, as_of))
+    if not dry_run:  # leftovers of killed runs: temp folders anywhere, this destination's unfinished deliveries
+
+        def unfinished() -> list[TempEntry]:
+            return [e for cfg in targets for e in incomplete_deliveries(out_store, f"{destination}/{cfg.segment}/")]
+
+        sweep_stale(out_store, ("",), stage="export", extra=unfinished)
     platform = DESTINATION_TYPES[destination].platform
     keys = read_match_keys(lake_store, platform) if platform and targets else {}
     results = [

@@ -3,7 +3,8 @@
 Local store: the whole delivery folder is written under a ``.tmp-`` name (never listed by the store) and renamed
 into place in one step, manifest included, so a reader sees either no delivery or a complete one.
 Object store (S3): files are uploaded first and the manifest last; a delivery without a manifest is incomplete
-and is overwritten by the next run.
+and is overwritten by the next run of the same content, or removed by a later run's sweep
+(:func:`incomplete_deliveries`, once older than the grace period) when the content changed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.export.manifest import LATEST_NAME, MANIFEST_NAME, DeliveryFile, to_json_bytes
 from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import LocalStore, ObjectNotFoundError, Store, atomic_write_local
-from retarget_pipeline.storage.base import TEMP_PREFIX
+from retarget_pipeline.storage.base import TEMP_PREFIX, TempEntry
 
 
 def read_json(store: Store, key: str) -> dict[str, Any] | None:
@@ -32,6 +34,22 @@ def read_json(store: Store, key: str) -> dict[str, Any] | None:
 def is_complete(store: Store, prefix: str) -> bool:
     doc = read_json(store, prefix + MANIFEST_NAME)
     return doc is not None and doc.get("status") == "complete"
+
+
+def incomplete_deliveries(store: Store, prefix: str) -> list[TempEntry]:
+    """Delivery folders (``<destination>/<segment>/as_of=…/<id>/``) under ``prefix`` without a manifest: the
+    files of a run killed before its manifest. ``mtime``: the newest file's (a live upload keeps it young)."""
+    newest: dict[str, datetime] = {}
+    manifests: set[str] = set()
+    for info in store.list(prefix):
+        parts = info.key.split("/")
+        if len(parts) != 5 or not parts[2].startswith("as_of="):
+            continue
+        folder = "/".join(parts[:4]) + "/"
+        if parts[4] == MANIFEST_NAME:
+            manifests.add(folder)
+        newest[folder] = max(newest.get(folder, info.mtime), info.mtime)
+    return [TempEntry(folder, mtime) for folder, mtime in sorted(newest.items()) if folder not in manifests]
 
 
 def _publish_local(root: Path, prefix: str, files: list[DeliveryFile], manifest: bytes) -> None:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from retarget_pipeline.ingest.pseudonymise import mask_text
 from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.storage.sweep import scratch_prefix
 
 RAW_LIMIT = 1000
 FLUSH_ROWS = 50_000
@@ -53,7 +54,7 @@ class Quarantine:
         self.ingested_at = ingested_at
         self.rows: list[dict[str, Any]] = []
         self.count = 0
-        fd, name = tempfile.mkstemp(suffix=".quarantine.parquet")
+        fd, name = tempfile.mkstemp(prefix=scratch_prefix("quarantine"), suffix=".parquet")
         os.close(fd)
         self.path = Path(name)
         self._writer: pq.ParquetWriter | None = None

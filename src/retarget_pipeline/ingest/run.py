@@ -4,7 +4,8 @@ Order of commits (each atomic): events partitions -> identity shards -> quaranti
 crash before the ledger row means the file is read again next run; dedup makes that re-read a no-op for the
 lake, so a file counts as processed only once its output is committed. The rows the killed run had already
 committed are found in the lake as the file's own lines and counted ``valid`` by the re-run's ledger row
-(``merge.Merger``: ``recovered``), not as duplicates.
+(``merge.Merger``: ``recovered``), not as duplicates. What a killed run leaves besides (its temp files in
+the lake, its local scratch) is swept at the start of a later run (``storage.sweep``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_sc
 from retarget_pipeline.ingest.validate import Validator
 from retarget_pipeline.ingest.writer import Lake
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
+from retarget_pipeline.storage.sweep import scratch_prefix, sweep_scratch, sweep_stale
 
 log = logging.getLogger(__name__)
 FORMATS = ("auto", *ADAPTERS)
+LAKE_PREFIXES = ("events/", "quarantine/", "identity/", f"{ledger.LEDGER}/")  # what ingest writes
 
 
 @dataclass
@@ -102,6 +105,8 @@ def run_ingest(
     now = datetime.now(UTC)
     src, dest = Source(source), Lake(lake)
     report = IngestReport(source=source, lake=lake)
+    sweep_stale(dest.store, LAKE_PREFIXES, stage="ingest")  # temp files of killed runs
+    sweep_scratch(stage="ingest")
     committed = ledger.committed(dest)
     done = set() if reprocess else ledger.processed(dest, committed)
     todo = []
@@ -115,7 +120,7 @@ def run_ingest(
     pseudo = Pseudonymiser()
     schema = lake_schema()
     mapper = LakeMapper(pseudo, BotRules.load())
-    with tempfile.TemporaryDirectory(prefix="retarget-ingest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("ingest")) as tmp:
         stage = Stage(Path(tmp) / "stage", schema, sum(f.size for f in todo))
         quarantine = Quarantine(now)
         try:

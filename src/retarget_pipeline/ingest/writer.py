@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import Store, open_store
 from retarget_pipeline.storage.base import TEMP_PREFIX
+from retarget_pipeline.storage.sweep import scratch_prefix
 
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",  # pyarrow's default level (1): most of the size win at a fraction of the CPU
@@ -58,7 +59,7 @@ class Lake:
         if local is not None:
             yield local
             return
-        fd, name = tempfile.mkstemp(suffix=".parquet")
+        fd, name = tempfile.mkstemp(prefix=scratch_prefix("lake"), suffix=".parquet")
         try:
             with os.fdopen(fd, "wb") as out, self.store.open_read(key) as src:
                 shutil.copyfileobj(src, out, 1 << 20)
@@ -80,7 +81,7 @@ class Lake:
             local.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{local.name}.", dir=local.parent)
         else:
-            fd, name = tempfile.mkstemp(suffix=".parquet")
+            fd, name = tempfile.mkstemp(prefix=scratch_prefix("lake"), suffix=".parquet")
         os.close(fd)
         try:
             with pq.ParquetWriter(name, schema, **PARQUET_OPTIONS) as writer:

@@ -14,6 +14,7 @@ steps already done):
 5. Audit record ``_erasure/_audit/applied/<request_id>.json``: request id, applied_at, the linked-id count per
    type and the rows removed per table. No identifier values. A request with an audit record is done.
 
+Temp files a killed run left (lake and delivery root, local scratch) are swept when the next run starts.
 Applying twice changes nothing: the second run has no pending request; forcing a request again
 (``request_ids=[...]``) finds no row to remove, so no file is rewritten.
 """
@@ -33,9 +34,11 @@ from retarget_pipeline.privacy import deliveries, scrub
 from retarget_pipeline.privacy.erase import AUDIT, LINKED, LINKED_STATUS, REQUESTED, read_requests, write_json
 from retarget_pipeline.privacy.linked import Node, linked_identifiers
 from retarget_pipeline.storage import open_store
+from retarget_pipeline.storage.sweep import sweep_scratch, sweep_stale
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_LINKED_KEYS = 20
+LAKE_PREFIXES = ("events/", "identity/", "segments/", "quarantine/", "_erasure/")  # what a scrub rewrites
 
 
 def max_linked_keys(config_path: str | None = None) -> int:
@@ -130,6 +133,10 @@ def apply_erasures(
     """Apply pending requests (or exactly ``request_ids``, applied or not); returns a JSON-able summary."""
     store = Lake(lake)
     at = (now or datetime.now(UTC)).astimezone(UTC)
+    sweep_stale(store.store, LAKE_PREFIXES, stage="privacy")  # temp files of killed runs
+    if delivery_root is not None:
+        sweep_stale(open_store(delivery_root), ("",), stage="privacy")
+    sweep_scratch(stage="privacy")
     if request_ids:
         wanted = set(request_ids)
         todo = {rid: req for rid, req in _requests(store).items() if rid in wanted}

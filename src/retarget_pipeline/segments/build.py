@@ -261,6 +261,7 @@ def build_segments(
         "written": [],
     }
     if not dry_run:
+        io.sweep_leftovers(out)
         membership = result.membership.transform(conform("segment_membership"))
         summary["written"] = io.write_membership(membership, out, as_of, requested)
         summary["written"].append(io.write_stats(result.stats, out, as_of))

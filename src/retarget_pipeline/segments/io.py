@@ -2,7 +2,8 @@
 
 Writes are atomic per partition and idempotent: the new data is written to a ``_staging-*`` folder next to
 the target, then each target partition folder is deleted and the staged folder renamed into place. Only the
-requested ``as_of=…/segment=…`` folders (and the one ``segment_stats/as_of=…`` folder) are replaced.
+requested ``as_of=…/segment=…`` folders (and the one ``segment_stats/as_of=…`` folder) are replaced. A killed
+build's staging folder stays behind (never read) until a later build sweeps it (:func:`sweep_leftovers`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pyspark.sql import functions as F
 
 from retarget_pipeline.contracts import spark_schema
 from retarget_pipeline.faults import crash_point
+from retarget_pipeline.storage import open_store
+from retarget_pipeline.storage.base import STAGING_PREFIX
+from retarget_pipeline.storage.sweep import sweep_stale
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +121,15 @@ def read_previous(spark: SparkSession, out: str, as_of: date, segments: Sequence
     return rows.select("person_key", "segment", "entered_at", "expires_at")
 
 
+def sweep_leftovers(out: str) -> int:
+    """Remove the staging folders of killed builds under ``out`` (older than the grace period)."""
+    return sweep_stale(open_store(out), ("segments/", "segment_stats/"), stage="segments")
+
+
 def write_membership(membership: DataFrame, out: str, as_of: date, segments: Sequence[str]) -> list[str]:
     """Replace exactly ``<out>/segments/as_of=<as_of>/segment=<s>`` for each requested segment."""
     root = f"{out.rstrip('/')}/segments"
-    staging = f"{root}/_staging-{as_of.isoformat()}-{uuid.uuid4().hex}"
+    staging = f"{root}/{STAGING_PREFIX}{as_of.isoformat()}-{uuid.uuid4().hex}"
     fs = _Fs(membership.sparkSession, root)
     membership.drop("as_of").write.mode("overwrite").partitionBy("segment").parquet(staging)
     crash_point("segments.staged")
@@ -146,7 +155,7 @@ def write_stats(stats: DataFrame, out: str, as_of: date) -> str:
         kept = spark.read.schema(schema).option("basePath", root).parquet(final)
         new_names = [r.segment for r in stats.select("segment").collect()]
         merged = kept.filter(~F.col("segment").isin(new_names)).unionByName(stats)
-    staging = f"{root}/_staging-{as_of.isoformat()}-{uuid.uuid4().hex}"
+    staging = f"{root}/{STAGING_PREFIX}{as_of.isoformat()}-{uuid.uuid4().hex}"
     merged.drop("as_of").coalesce(1).write.mode("overwrite").parquet(staging)
     fs.replace(staging, final)
     return final

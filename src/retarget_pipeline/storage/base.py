@@ -7,6 +7,7 @@ with ``/`` and has no empty, ``.`` or ``..`` segment, so no key can escape the s
 from __future__ import annotations
 
 import abc
+import builtins
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_PREFIX = ".tmp-"  # in-progress local writes; never listed
+STAGING_PREFIX = "_staging-"  # the segment build's Spark output, renamed into place partition by partition
+TEMP_MARKERS = (TEMP_PREFIX, STAGING_PREFIX)
 
 
 class StorageError(Exception):
@@ -38,6 +41,21 @@ class ObjectInfo:
     key: str
     size: int
     mtime: datetime
+
+
+@dataclass(frozen=True)
+class TempEntry:
+    """An in-progress write left in a store: a temp file, a temp folder (``key`` ends in ``/``: everything
+    under it) or, on S3, an unfinished multipart upload (``upload_id``). ``mtime``: its newest modification."""
+
+    key: str
+    mtime: datetime
+    upload_id: str | None = None
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a file or folder name an in-progress write uses (``.tmp-*``, ``_staging-*``)."""
+    return name.startswith(TEMP_MARKERS)
 
 
 def check_key(key: str, *, prefix: bool = False) -> str:
@@ -106,6 +124,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many were deleted."""
+
+    @abc.abstractmethod
+    def temp_entries(self, prefix: str = "") -> builtins.list[TempEntry]:
+        """In-progress writes under ``prefix`` (also the ones :meth:`list` hides), sorted by key; a temp folder
+        is one entry and is not looked into for further ones."""
+
+    @abc.abstractmethod
+    def remove_temp(self, entry: TempEntry) -> None:
+        """Remove ``entry`` (a file, a folder and all under it, or an unfinished upload); gone already: no error."""
 
     @abc.abstractmethod
     def presign(self, key: str, expires_seconds: int = 3600) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 from datetime import UTC, datetime
@@ -14,8 +15,10 @@ from retarget_pipeline.storage.base import (
     ObjectNotFoundError,
     StorageError,
     Store,
+    TempEntry,
     atomic_writer,
     check_key,
+    is_temp_name,
 )
 
 _COPY_CHUNK = 1024 * 1024
@@ -112,6 +115,29 @@ class LocalStore(Store):
                 folder = folder.parent
         return len(objects)
 
+    def temp_entries(self, prefix: str = "") -> builtins.list[TempEntry]:
+        check_key(prefix, prefix=True)
+        base_dir = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        found: list[TempEntry] = []
+        for dirpath, dirnames, filenames in os.walk(base_dir):
+            for name, is_dir in [(d, True) for d in dirnames] + [(f, False) for f in filenames]:
+                if not is_temp_name(name):
+                    continue
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix() + ("/" if is_dir else "")
+                mtime = newest_mtime(path)
+                if key.startswith(prefix) and mtime is not None:
+                    found.append(TempEntry(key, mtime))
+            dirnames[:] = [d for d in dirnames if not is_temp_name(d)]
+        return sorted(found, key=lambda entry: entry.key)
+
+    def remove_temp(self, entry: TempEntry) -> None:
+        path = self._path(entry.key.rstrip("/"))
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, onerror=_ignore_missing)  # Python 3.11: no onexc yet
+        else:
+            path.unlink(missing_ok=True)
+
     def presign(self, key: str, expires_seconds: int = 3600) -> str:
         path = self._path(key)
         if not path.is_file():
@@ -120,3 +146,25 @@ class LocalStore(Store):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+
+def newest_mtime(path: Path) -> datetime | None:
+    """The newest modification time of ``path`` or anything under it (None if it is gone): a live writer
+    deep inside a temp folder keeps the whole folder young."""
+    try:
+        newest = path.lstat().st_mtime
+    except FileNotFoundError:
+        return None
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in (*dirnames, *filenames):
+                try:
+                    newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+                except FileNotFoundError:  # removed while we looked
+                    continue
+    return datetime.fromtimestamp(newest, tz=UTC)
+
+
+def _ignore_missing(function: object, path: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]

@@ -8,6 +8,7 @@ uploads above :attr:`S3Settings.multipart_threshold` are aborted on failure so n
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import io
 import logging
@@ -15,13 +16,22 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 
 from retarget_pipeline.config import ConfigError
-from retarget_pipeline.storage.base import ObjectInfo, ObjectNotFoundError, StorageError, Store, check_key
+from retarget_pipeline.storage.base import (
+    ObjectInfo,
+    ObjectNotFoundError,
+    StorageError,
+    Store,
+    TempEntry,
+    check_key,
+    is_temp_name,
+)
 from retarget_pipeline.storage.retry import RetryPolicy, call_with_retries, describe_error, error_code
 
 if TYPE_CHECKING:
@@ -290,6 +300,51 @@ class S3Store(Store):
                     f"first {first.get('Key')}: {first.get('Code')}"
                 )
         return len(objects)
+
+    def temp_entries(self, prefix: str = "") -> builtins.list[TempEntry]:
+        """Objects under a temp-named key segment, grouped per outermost temp segment (S3 has no folders:
+        ``a/_staging-x/b/c`` belongs to the entry ``a/_staging-x/``), and unfinished multipart uploads."""
+        newest: dict[str, datetime] = {}
+        for info in self.list(prefix):
+            parts = info.key.split("/")
+            at = next((i for i, part in enumerate(parts) if is_temp_name(part)), None)
+            if at is not None:
+                key = "/".join(parts[: at + 1]) + ("/" if at < len(parts) - 1 else "")
+                newest[key] = max(newest.get(key, info.mtime), info.mtime)
+        found = [TempEntry(key, mtime) for key, mtime in newest.items()]
+        return sorted(found + self._uploads(prefix), key=lambda entry: (entry.key, entry.upload_id or ""))
+
+    def _uploads(self, prefix: str) -> builtins.list[TempEntry]:
+        """Multipart uploads never completed nor aborted (a SIGKILLed upload): invisible, but billed."""
+        root = f"{self.prefix}/" if self.prefix else ""
+
+        def fetch() -> builtins.list[TempEntry]:
+            found = []
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
+                for item in page.get("Uploads", []):
+                    found.append(TempEntry(item["Key"][len(root) :], item["Initiated"], item["UploadId"]))
+            return found
+
+        return self._call("list uploads", prefix, fetch)
+
+    def remove_temp(self, entry: TempEntry) -> None:
+        if entry.upload_id is not None:
+            full = (f"{self.prefix}/" if self.prefix else "") + entry.key
+            upload_id = entry.upload_id
+
+            def abort() -> None:
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+                except ClientError as exc:
+                    if error_code(exc) != "NoSuchUpload":  # completed or aborted meanwhile: nothing left to do
+                        raise
+
+            self._call("abort multipart upload", entry.key, abort)
+        elif entry.key.endswith("/"):
+            self.delete_prefix(entry.key)
+        else:
+            self.delete(entry.key)
 
     def presign(self, key: str, expires_seconds: int = 3600) -> str:
         if not 1 <= expires_seconds <= 7 * 24 * 3600:
