@@ -1,8 +1,10 @@
 """Ingest: re-runs are byte-identical, a back-fill equals hour-by-hour runs, and a SIGKILLed run (at each
-crash point, or at a random moment) leaves readers nothing partial and is repaired by the next run."""
+crash point, or at a random moment; lake on a local folder or on S3) leaves readers nothing partial and is
+repaired by the next run, which also sweeps the temp files and scratch the killed run left."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +19,17 @@ from reliability_helpers import (
     hidden_files,
     kill_when,
     landing,
+    leftovers,
+    scratch,
     table,
     visible_files,
 )
 
 from retarget_pipeline.ingest import ledger
-from retarget_pipeline.ingest.run import run_ingest
+from retarget_pipeline.ingest.run import LAKE_PREFIXES, run_ingest
 from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.storage import open_store
+from retarget_pipeline.storage.sweep import STALE_ENV, sweep_scratch, sweep_stale
 
 LAKE_TABLES = ("events", "identity")  # byte-compared; the quarantine carries ingested_at (wall clock) by design
 
@@ -39,6 +45,12 @@ def clean(land: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     lake = tmp_path_factory.mktemp("clean") / "lake"
     cli_ok("ingest", "--source", str(land), "--lake", str(lake))
     return lake
+
+
+def sweep_now(monkeypatch: pytest.MonkeyPatch, scratch_dir: Path) -> None:
+    """The next in-process run sweeps every leftover (no grace period) and uses the killed run's TMPDIR."""
+    monkeypatch.setenv(STALE_ENV, "0")
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_dir))
 
 
 def ledger_rows(lake: Path) -> list[dict[str, object]]:
@@ -129,7 +141,7 @@ def test_backfill_equals_hour_by_hour(land: Path, tmp_path: Path) -> None:
     ],
 )
 def test_sigkill_at_crash_point_then_rerun(
-    point: str, partial_rows: int | None, land: Path, clean: Path, tmp_path: Path
+    point: str, partial_rows: int | None, land: Path, clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake = tmp_path / "lake"
     env = {"TMPDIR": str(tmp_path)}
@@ -146,15 +158,23 @@ def test_sigkill_at_crash_point_then_rerun(
     assert ledger_rows(lake) == []
     if point == "lake.temp_written":
         assert [Path(p).name.startswith(".tmp-part-00000.parquet.") for p in hidden_files(lake)] == [True]
+        assert sweep_stale(Lake(str(lake)).store, LAKE_PREFIXES, stage="test") == 0  # fresh: within the grace
+        assert len(hidden_files(lake)) == 1
+    if point != "ingest.before_ledger":  # (there the run had removed its stage and quarantine spill already)
+        assert any(name.startswith("retarget-scratch-") for name in scratch(tmp_path)), scratch(tmp_path)
+    sweep_now(monkeypatch, tmp_path)
     run_ingest(source=str(land), lake=str(lake))  # the next scheduled run, no hook
     assert_consistent(lake, clean)
+    assert leftovers(lake) == [] and scratch(tmp_path) == []
     if point == "lake.temp_written":  # nothing was committed: the re-run's ledger is the clean run's
         assert valid_in_ledger(lake) == valid_in_ledger(clean) == len(event_rows(lake))
     again = run_ingest(source=str(land), lake=str(lake))
     assert again.files == [] and len(again.skipped_files) == 3
 
 
-def test_timed_sigkill_during_lake_writes_then_rerun(land: Path, clean: Path, tmp_path: Path) -> None:
+def test_timed_sigkill_during_lake_writes_then_rerun(
+    land: Path, clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Not at a named point: killed the moment the first events partition folder appears."""
     lake = tmp_path / "lake"
     code = kill_when(
@@ -165,8 +185,10 @@ def test_timed_sigkill_during_lake_writes_then_rerun(land: Path, clean: Path, tm
     assert code in (SIGKILLED, 0)  # 0 only if the whole run beat the 5 ms poll
     rows = event_rows(lake)
     assert len({r["event_id"] for r in rows}) == len(rows)
+    sweep_now(monkeypatch, tmp_path)
     run_ingest(source=str(land), lake=str(lake))
     assert_consistent(lake, clean)
+    assert leftovers(lake) == [] and scratch(tmp_path) == []
 
 
 def test_ledger_output_files_name_committed_partitions(clean: Path) -> None:
@@ -195,3 +217,68 @@ def test_ledger_valid_total_equals_lake_rows_after_crash(point: str, land: Path,
     assert {s: visible_files(lake, s) for s in LAKE_TABLES} == before
     assert again.recovered == 0 and again.totals()["valid"] == 0
     assert valid_in_ledger(lake) == len(event_rows(lake))  # the reprocess's rows: all duplicates or quarantined
+
+
+# ---- the lake on S3 (moto on loopback) -----------------------------------------------------------------------
+
+
+def read_s3_lake(uri: str, into: Path) -> Path:
+    """Every object a reader of the S3 lake lists, copied to ``into`` (an unfinished multipart upload is not
+    listed; a partial object would fail the Parquet reads of ``assert_consistent``)."""
+    store = open_store(uri)
+    for info in store.list(""):
+        target = into / info.key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(info.key))
+    return into
+
+
+FIRST_PARTITION = "events/event_date=2026-11-20/event_hour=10/part-00000.parquet"
+
+
+@pytest.mark.parametrize(
+    ("point", "partial_rows"),
+    [
+        ("lake.temp_written", 0),  # first partition file written to local scratch, never uploaded
+        ("s3.parts_uploaded", 0),  # every lake file a multipart upload: the first one never completed
+        ("ingest.partition_committed", None),  # one partition uploaded, the others not, no ledger
+        ("ingest.before_ledger", 3 * 40 + 2),  # every table uploaded, the ledger object missing
+    ],
+)
+def test_sigkill_with_the_lake_on_s3_then_rerun(
+    point: str,
+    partial_rows: int | None,
+    land: Path,
+    clean: Path,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lake = f"{s3_bucket}/lake"
+    env = {"TMPDIR": str(tmp_path)}
+    if point == "s3.parts_uploaded":
+        env["RETARGET_S3_MULTIPART_THRESHOLD_MB"] = "0"
+    killed = cli("ingest", "--source", str(land), "--lake", lake, crash_at=point, env=env)
+    assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
+    seen = read_s3_lake(lake, tmp_path / "seen")
+    rows = event_rows(seen)
+    assert len({r["event_id"] for r in rows}) == len(rows)
+    assert {r["event_id"] for r in rows} <= {r["event_id"] for r in event_rows(clean)}
+    if partial_rows is None:
+        assert 0 < len(rows) < 3 * 40 + 2
+    else:
+        assert len(rows) == partial_rows
+    assert ledger_rows(seen) == []
+    unfinished = [(e.key, e.upload_id is not None) for e in open_store(lake).temp_entries("")]
+    assert unfinished == ([(FIRST_PARTITION, True)] if point == "s3.parts_uploaded" else [])
+    if point == "lake.temp_written":  # the not-yet-uploaded file stays in the killed run's scratch
+        assert any("-lake-" in name for name in scratch(tmp_path))
+        assert sweep_scratch(stage="test", folder=str(tmp_path)) == 0  # owner dead, but within the grace
+    sweep_now(monkeypatch, tmp_path)
+    run_ingest(source=str(land), lake=lake)
+    after = read_s3_lake(lake, tmp_path / "after")
+    assert len(event_rows(after)) == 3 * 40 + 2
+    assert_consistent(after, clean)
+    assert open_store(lake).temp_entries("") == [] and scratch(tmp_path) == []
+    again = run_ingest(source=str(land), lake=lake)
+    assert again.files == [] and len(again.skipped_files) == 3

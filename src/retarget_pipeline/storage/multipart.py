@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage.base import StorageError
 from retarget_pipeline.storage.retry import describe_error, error_code
 
@@ -74,6 +75,7 @@ def upload_multipart(store: S3Store, path: Path, key: str, full: str, size: int)
     upload_id = created["UploadId"]
     try:
         parts, digests = _upload_parts(store, path, key, full, upload_id)
+        crash_point("s3.parts_uploaded")  # killed here: an unfinished upload, aborted by a later sweep
         response = store._call(
             "complete multipart upload", key, lambda: _complete(store, full, upload_id, parts, whole)
         )
