@@ -16,6 +16,14 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
+# Metadata DB restarts (docs/SCALING.md section 4): test pooled connections before use (a restarted DB leaves
+# them all dead), and let a task's Execution-API calls ride out a DB outage: a 5xx (a DB error) is retried with
+# exponential backoff, 10 tries 1-30 s apart (about 1-3 min); after that Airflow's task retries take over.
+export AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_PRE_PING ?= True
+export AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_RECYCLE ?= 1800
+export AIRFLOW__WORKERS__EXECUTION_API_RETRIES ?= 10
+export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN ?= 1
+export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX ?= 30
 # One machine by default: keep Spark on loopback (a cluster deployment sets its own SPARK_LOCAL_IP).
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(RUN)/python

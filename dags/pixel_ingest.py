@@ -10,6 +10,8 @@ partition (files already in the ledger) skips the announcement, so it triggers n
 * Backfill a range: `airflow backfill create --dag-id pixel_ingest --from-date 2026-11-01 --to-date 2026-11-02`.
 * Manual runs: set `hour_from`/`hour_to` (both inclusive) to ingest many hours in one run.
 * Lake root: `RETARGET_LAKE` (default `./data/lake`, or `s3://bucket/prefix`).
+* Retries (3, exponential backoff) are safe: the ledger skips files an earlier try committed, and a retry
+  announces the partitions an earlier try of the same run committed but could not report.
 """
 
 from __future__ import annotations
@@ -82,7 +84,14 @@ def pixel_ingest() -> None:
     def ingest_landing_hours(**context: Any) -> dict[str, Any]:
         from retarget_pipeline.orchestration.ingest import run_pixel_ingest
 
-        return run_pixel_ingest(context["params"], context.get("data_interval_start"), context.get("data_interval_end"))
+        # A retry re-announces what an earlier try committed but could not report (e.g. the metadata DB was down).
+        retry_since = context["dag_run"].start_date if context["ti"].try_number > 1 else None
+        return run_pixel_ingest(
+            context["params"],
+            context.get("data_interval_start"),
+            context.get("data_interval_end"),
+            retry_since=retry_since,
+        )
 
     @task(outlets=[LAKE_EVENTS])
     def announce_lake_events(summary: dict[str, Any], **context: Any) -> dict[str, Any]:

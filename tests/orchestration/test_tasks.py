@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -169,3 +169,48 @@ def test_run_summary_is_written_next_to_the_deliveries(monkeypatch: pytest.Monke
     written = Path(summary["summary_file"])
     assert written.parent == tmp_path / "_runs" and written.name.startswith("audience_export-2026-11-21-manual__")
     assert '"status": "passed"' in written.read_text()
+
+
+def _landing_hour(land: Path, hour: int) -> None:
+    import gzip
+    import json
+
+    event = {
+        "schema_version": "1.0",
+        "event_id": f"00000000-0000-4000-8000-{hour:012d}",
+        "event_type": "page_view",
+        "event_time": f"2026-11-20T{hour:02d}:05:00Z",
+        "received_time": f"2026-11-20T{hour:02d}:05:01Z",
+        "anonymous_id": f"anon-{hour}",
+        "consent": "granted",
+        "page_url": "https://shop.example/p/1",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        "ip": "203.0.113.77",
+    }
+    path = land / "2026" / "11" / "20" / f"{hour:02d}" / "pixel.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(json.dumps(event).encode() + b"\n", mtime=0))
+
+
+def test_a_retry_announces_the_partitions_an_earlier_try_of_its_run_committed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    land = tmp_path / "land"
+    for hour in (9, 10, 11):
+        _landing_hour(land, hour)
+    monkeypatch.setenv("RETARGET_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("RETARGET_INGEST_WORKERS", "1")
+    h = [f"event_date=2026-11-20/event_hour={n:02d}" for n in (9, 10, 11)]
+    run_start = datetime.now(UTC)
+    ingest.run_pixel_ingest({"source": str(land), "hour_from": "2026-11-20T09:00:00Z"}, None, None)  # another run
+    params = {"source": str(land), "hour_from": "2026-11-20T10:00:00Z", "hour_to": "2026-11-20T11:00:00Z"}
+    first = ingest.run_pixel_ingest(params, None, None)  # committed, then (say) its report failed
+    assert first["touched_partitions"] == h[1:]
+    assert ingest.run_pixel_ingest(params, None, None)["touched_partitions"] == []  # a new run: nothing new
+    retry = ingest.run_pixel_ingest(params, None, None, retry_since=run_start)
+    # hour 09 was committed after run_start too (by another run) but is outside this run's hours: not announced
+    assert (retry["touched_partitions"], retry["reannounced"], retry["event_dates"]) == (h[1:], h[1:], ["2026-11-20"])
+    assert retry["totals"]["files"] == 0  # nothing was ingested twice
+    # Ledger rows older than the run (beyond the clock-skew allowance) belong to earlier runs: not announced.
+    late = run_start + ingest.CLOCK_SKEW + timedelta(minutes=1)
+    assert ingest.run_pixel_ingest(params, None, None, retry_since=late)["reannounced"] == []

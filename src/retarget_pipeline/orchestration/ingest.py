@@ -64,9 +64,20 @@ def summarize_report(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_pixel_ingest(
-    params: Mapping[str, Any], interval_start: datetime | None, interval_end: datetime | None
+    params: Mapping[str, Any],
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    *,
+    retry_since: datetime | None = None,
 ) -> dict[str, Any]:
-    """Ingest the run's landing hours into the lake; return the summary (see :func:`summarize_report`)."""
+    """Ingest the run's landing hours into the lake; return the summary (see :func:`summarize_report`).
+
+    ``retry_since`` (a retry of the task: when its DAG run started): an earlier try may have committed files
+    and then failed before Airflow recorded its result (e.g. the metadata DB was down when the task reported).
+    This try then finds those files in the ledger and changes nothing, so the partitions the ledger attributes
+    to this range's files committed since then are announced again (``reannounced``). Announcing a partition
+    twice costs a rebuild; not announcing it would leave the audiences stale until the daily build.
+    """
     from retarget_pipeline.ingest.run import run_ingest
 
     first, last = resolve_hour_range(params, interval_start, interval_end)
@@ -83,9 +94,51 @@ def run_pixel_ingest(
         hour_to=last + timedelta(hours=1),  # run_ingest's range is half-open: [hour_from, hour_to)
         reprocess=bool(params.get("reprocess", False)),
     )
-    summary = summarize_report(report.to_dict())
+    details = report.to_dict()
+    touched = {str(p) for p in details.get("touched_partitions") or []}
+    if retry_since is not None:
+        earlier = committed_partitions(lake, source, first, last, since=retry_since - CLOCK_SKEW)
+        details["touched_partitions"] = sorted(touched | set(earlier))
+    summary = summarize_report(details)
+    if retry_since is not None:
+        summary["reannounced"] = sorted(set(summary["touched_partitions"]) - touched)
     summary.update(source=source, lake=lake, hour_from=first.isoformat(), hour_to=last.isoformat(), input_format=fmt)
     return summary
+
+
+# Ledger times come from the worker's clock, a DAG run's start from the scheduler's: allow for some skew
+# (announcing a partition another run committed just before is harmless).
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def committed_partitions(lake: str, source: str, first: datetime, last: datetime, *, since: datetime) -> list[str]:
+    """Lake partitions (``event_date=.../event_hour=...``) the ingest ledger attributes to landing files under
+    ``source`` of the hours ``first``..``last`` (inclusive) committed at or after ``since``.
+
+    A file whose path has no hour is counted in (its hour came from its modification time, not recorded)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from retarget_pipeline.ingest import ledger
+    from retarget_pipeline.ingest.reader import hour_from_path
+    from retarget_pipeline.ingest.writer import Lake
+
+    rows = ledger.read(Lake(lake))
+    rows = rows.filter(pc.is_in(rows["status"], pa.array(ledger.COMMITTED)))
+    prefix = source.rstrip("/") + "/"
+    partitions: set[str] = set()
+    for row in rows.select(["path", "output_files", "ingested_at"]).to_pylist():
+        path = str(row["path"])
+        if row["ingested_at"] < since or not (path.startswith(prefix) or path == source):
+            continue
+        hour = hour_from_path(path.removeprefix(prefix))
+        if hour is not None and not first <= hour <= last:
+            continue
+        for key in row["output_files"] or []:
+            folder = str(key).removeprefix("events/").rsplit("/", 1)[0]
+            if folder.startswith("event_date="):
+                partitions.add(folder)
+    return sorted(partitions)
 
 
 def asset_extra(summary: Mapping[str, Any]) -> dict[str, Any]:
