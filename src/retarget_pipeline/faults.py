@@ -5,9 +5,9 @@ Library code marks its commit boundaries with ``crash_point("<stage>.<point>")``
 of the variables names that point), so the reliability tests can kill a real ``retarget`` process exactly between
 two commits and check what a reader and the next run see. SIGKILL, not an exception: no ``finally``/``except``
 clean-up runs, as after an OOM kill or a lost node. Points (grep ``crash_point(``):
-``lake.temp_written``, ``ingest.worker_read`` (a pool worker), ``ingest.partition_committed``,
-``ingest.before_ledger``, ``segments.staged``,
-``segments.swapped_one``, ``export.files_uploaded``, ``export.before_latest``.
+``lake.temp_written``, ``s3.parts_uploaded`` (a multipart upload never completed), ``ingest.worker_read`` (a pool
+worker), ``ingest.partition_committed``, ``ingest.before_ledger``, ``segments.staged``, ``segments.swapped_one``,
+``export.files_uploaded``, ``export.before_latest``.
 
 A hold is how a test does something to a dependency (restart the metadata DB, stop S3) while a task is at a
 known point: the process writes ``<RETARGET_HOLD_DIR>/<point>.reached`` and waits until
