@@ -1,7 +1,8 @@
 """Reading and writing edges of the segment build (local paths or any Hadoop file system URI).
 
 Writes are atomic per partition and idempotent: the new data is written to a ``_staging-*`` folder next to
-the target, then each target partition folder is deleted and the staged folder renamed into place. Only the
+the target, then each target partition folder is swapped with the staged one (one atomic ``renameat2``
+exchange on a local file system; delete + rename on object stores, see :meth:`_Fs.replace`). Only the
 requested ``as_of=…/segment=…`` folders (and the one ``segment_stats/as_of=…`` folder) are replaced. A killed
 build's staging folder stays behind (never read) until a later build sweeps it (:func:`sweep_leftovers`).
 """
@@ -21,9 +22,17 @@ from retarget_pipeline.contracts import spark_schema
 from retarget_pipeline.faults import crash_point
 from retarget_pipeline.storage import open_store
 from retarget_pipeline.storage.base import STAGING_PREFIX
+from retarget_pipeline.storage.exchange import exchange
 from retarget_pipeline.storage.sweep import sweep_stale
 
 log = logging.getLogger(__name__)
+
+
+def _local_path(uri: str) -> str | None:
+    """The OS path of a local URI (plain path or ``file:``), else None."""
+    if uri.startswith("file:"):
+        return uri.removeprefix("file:").removeprefix("//") or None
+    return None if "://" in uri else uri
 
 
 class _Fs:
@@ -49,7 +58,15 @@ class _Fs:
         self._fs.delete(self._path(path), True)
 
     def replace(self, staged: str, final: str) -> None:
-        """Delete ``final`` and move ``staged`` there (``staged`` may be missing: then ``final`` is just gone)."""
+        """Put ``staged`` at ``final`` (``staged`` may be missing: then ``final`` is just gone). On a local
+        file system the two folders are exchanged atomically (a reader never finds ``final`` missing, even if
+        the process dies here); elsewhere ``final`` is deleted, then ``staged`` renamed."""
+        local = _local_path(final)
+        if local is not None and self.exists(staged) and self.exists(final):
+            staged_local = _local_path(staged)
+            if staged_local is not None and exchange(staged_local, local):
+                self.delete(staged)  # now the old data
+                return
         self.delete(final)
         if self.exists(staged):
             self._fs.mkdirs(self._path(final).getParent())
