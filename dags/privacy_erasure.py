@@ -11,6 +11,8 @@ request lands in `<lake>/_erasure/_audit/applied/` (counts only, no identifier v
 * The segment build and the ingest read `<lake>/_erasure/` themselves, so the person stays out of every later
   build, export and re-ingest.
 * Platforms still hold what was already uploaded: the next **full** export of each audience removes the person.
+* Raw landing files are not rewritten: the person's raw lines go when `landing_retention` deletes their files
+  (`RETARGET_LANDING_RETENTION_DAYS`, default 30); until then the ingest's erasure filter blocks re-ingest.
 """
 
 from __future__ import annotations

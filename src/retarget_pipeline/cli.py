@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.export.normalize_cli",
     "retarget_pipeline.export.cli",
     "retarget_pipeline.privacy.cli",
+    "retarget_pipeline.privacy.landing_cli",
     "retarget_pipeline.download.cli",
     "retarget_pipeline.bench.cli",
 )
@@ -63,4 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m retarget_pipeline.cli` runs this file as __main__, a second copy of the module: the stage handlers
+    # raise retarget_pipeline.cli.UsageError, which __main__'s own UsageError class would not catch.
+    from retarget_pipeline.cli import main as _main
+
+    sys.exit(_main())

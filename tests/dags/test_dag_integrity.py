@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from airflow_support import DAGS_FOLDER, ROOT, load_dagbag
 
-EXPECTED_DAGS = {"pixel_ingest", "audience_build", "audience_export", "privacy_erasure"}
+EXPECTED_DAGS = {"pixel_ingest", "audience_build", "audience_export", "privacy_erasure", "landing_retention"}
 # Stage libraries and heavy third-party packages a DAG file must not load at parse time.
 FORBIDDEN_AT_PARSE = (
     "pyspark",

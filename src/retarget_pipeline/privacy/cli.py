@@ -15,7 +15,10 @@ def register(subparsers: Any) -> None:
         help="record an erasure request (GDPR art. 17 / CCPA deletion), pseudonymised",
         description="Record that a data subject's data must be erased. The identifier is pseudonymised with the "
         "ingest's keys before it is written to <lake>/_erasure/; the raw value is never stored or printed. "
-        "Run `retarget erase-apply` (or the privacy_erasure DAG) to delete the person's data.",
+        "Run `retarget erase-apply` (or the privacy_erasure DAG) to delete the person's data. Raw landing files "
+        "are not rewritten: the person's raw lines go when landing retention deletes their files "
+        "(`retarget landing purge`, RETARGET_LANDING_RETENTION_DAYS, default 30 days); until then the ingest's "
+        "erasure filter keeps them out of the lake on any re-ingest.",
     )
     parser.add_argument("--lake", required=True, help="lake root (local or s3://)")
     ident = parser.add_mutually_exclusive_group(required=True)
