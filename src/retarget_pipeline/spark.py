@@ -8,6 +8,7 @@ argument, else ``RETARGET_SPARK_MASTER``, else what spark-submit set, else ``loc
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,11 @@ SMALL_MACHINE_DEFAULTS: dict[str, str] = {
 }
 
 
+# spark-defaults.conf: the key ends at the first whitespace or '='; the value is the rest of the line, so it may
+# contain '=' itself (spark.driver.extraJavaOptions -XX:TieredStopAtLevel=1 -Duser.timezone=UTC).
+_CONF_LINE = re.compile(r"^([^\s=]+)(?>\s*=\s*|\s+)(\S.*)$")  # atomic: "key =" has no value
+
+
 def read_conf_file(path: Path) -> dict[str, str]:
     """Parse a spark-defaults style file: ``key value`` or ``key=value`` per line, ``#`` comments."""
     conf: dict[str, str] = {}
@@ -61,10 +67,10 @@ def read_conf_file(path: Path) -> dict[str, str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        key, sep, value = line.replace("=", " ", 1).partition(" ")
-        if not sep or not value.strip():
+        match = _CONF_LINE.match(line)
+        if match is None:
             raise ValueError(f"{path}:{number}: expected 'key value', got {line!r}")
-        conf[key.strip()] = value.strip()
+        conf[match.group(1)] = match.group(2).strip()
     return conf
 
 
