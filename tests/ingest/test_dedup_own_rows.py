@@ -57,6 +57,8 @@ def test_own_rows_of_a_killed_run_are_valid_other_files_rows_duplicates(
     # 5 lines: 3 already in the lake from this file & line (valid), 1 from another file (duplicate), 1 new
     assert counts(row) == (5, 0, 4, 0, 1, 0)
     assert report.recovered == 3 and report.totals()["recovered"] == 3
+    # hour 14's file is unchanged (only the killed run's rows), but nobody announced it yet: touched all the same
+    assert report.touched_partitions == ["event_date=2026-11-20/event_hour=14", "event_date=2026-11-20/event_hour=16"]
     assert row["output_files"] == [
         "events/event_date=2026-11-20/event_hour=14/part-00000.parquet",
         "events/event_date=2026-11-20/event_hour=16/part-00000.parquet",

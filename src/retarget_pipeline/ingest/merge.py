@@ -55,7 +55,8 @@ def partition_path(p: int) -> str:
 
 @dataclass
 class MergeResult:
-    touched: list[str] = field(default_factory=list)  # partition paths rewritten
+    # partition paths rewritten, or holding rows of a killed (unledgered) run: changed since the last announcement
+    touched: list[str] = field(default_factory=list)
     outputs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # source file -> lake keys
     superseded: int = 0  # lake rows replaced by an earlier receipt
     recovered: int = 0  # own rows of an unledgered earlier run found in the lake (counted valid)
@@ -161,6 +162,8 @@ class Merger:
         else:  # unchanged: the recovered rows are in the partition's one existing file
             for src in recovered_sources:
                 self.result.outputs[src].update(files)
+            if recovered_sources:  # committed by a killed run that never got to announce it: news downstream
+                self.result.touched.append(partition_path(p))
 
     def _split_own(self, winners: pa.Table, losers: pa.Table) -> tuple[pa.Table, pa.Table]:
         """(duplicates, recovered): new losers whose winner is the same (source_file, source_line) of a line
