@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -26,6 +27,11 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 # A fixed test key (32 bytes, base64): tests must never depend on a developer's real key.
 os.environ.setdefault("RETARGET_PSEUDONYM_KEYS", "vtest:dGVzdC1vbmx5LXBzZXVkb255bS1rZXktMzItYnl0ZXMhIQ==")
+
+
+# py4j logs "Closing down clientserver connection" from a __del__ at interpreter exit, after pytest closed the
+# stream: a "--- Logging error ---" traceback at the end of every run. Its INFO lines say nothing we need.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
