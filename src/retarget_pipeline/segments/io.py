@@ -10,6 +10,7 @@ build's staging folder stays behind (never read) until a later build sweeps it (
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -60,12 +61,18 @@ class _Fs:
     def replace(self, staged: str, final: str) -> None:
         """Put ``staged`` at ``final`` (``staged`` may be missing: then ``final`` is just gone). On a local
         file system the two folders are exchanged atomically (a reader never finds ``final`` missing, even if
-        the process dies here); elsewhere ``final`` is deleted, then ``staged`` renamed."""
-        local = _local_path(final)
-        if local is not None and self.exists(staged) and self.exists(final):
-            staged_local = _local_path(staged)
-            if staged_local is not None and exchange(staged_local, local):
-                self.delete(staged)  # now the old data
+        the process dies here), and a ``final`` with nothing staged first moves to the free staged path in one
+        rename (a reader, or a kill, never meets a half-deleted partition); elsewhere ``final`` is deleted, then
+        ``staged`` renamed."""
+        local, staged_local = _local_path(final), _local_path(staged)
+        if local is not None and staged_local is not None and self.exists(final):
+            if self.exists(staged):
+                if exchange(staged_local, local):
+                    self.delete(staged)  # now the old data
+                    return
+            elif os.path.isdir(os.path.dirname(staged_local)):
+                os.rename(local, staged_local)  # out of readers' sight in one step, then deleted
+                self.delete(staged)
                 return
         self.delete(final)
         if self.exists(staged):
