@@ -7,6 +7,7 @@ and task instances), so :func:`ensure_airflow_db` runs ``airflow db migrate`` on
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,29 @@ def ensure_airflow_db() -> Path:
             raise RuntimeError(f"airflow db migrate failed in {home}:\n{output}")
         marker.write_text("ok\n", encoding="utf-8")
     return home / "airflow.db"
+
+
+def workspace_env(root: Path) -> dict[str, str]:
+    """The environment a pipeline workspace under ``root`` runs in (``landing/``, ``lake/``, ``deliveries/``): the
+    e2e tests' ``dag.test()`` runs, and the child processes the crash tests run the DAGs in.
+
+    Set it before a DAG is parsed: the DAGs' assets name the lake. Writes ``root/spark-test.conf``.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "spark-test.conf"
+    conf.write_text("spark.sql.shuffle.partitions 2\nspark.driver.memory 1g\n", encoding="utf-8")
+    return {
+        "RETARGET_LANDING": str(root / "landing"),
+        "RETARGET_LAKE": str(root / "lake"),
+        "RETARGET_DELIVERY_ROOT": str(root / "deliveries"),
+        # spark-submit in local mode; the provider turns host "local[2]" into --master local[2].
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": "local[2]"}),
+        # Consumers must be unpaused for an asset event to queue their runs (as in a live deployment).
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "RETARGET_SPARK_CONF": str(conf),
+        # spark-submit is looked up on PATH: the venv's bin first.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
 
 
 def load_dagbag() -> Any:

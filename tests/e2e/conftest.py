@@ -3,8 +3,6 @@ session. The workspace env is set before any DAG is parsed: the DAGs' asset URIs
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import pytest
 
 # A tiny day: enough people for every segment rule to match someone, small enough for a 2-core machine.
 from airflow_support import E2E_DAY as DAY
-from airflow_support import ensure_airflow_db, load_dagbag
+from airflow_support import ensure_airflow_db, load_dagbag, workspace_env
 
 EVENTS = 4000
 SEED = 11
@@ -29,25 +27,11 @@ def workspace() -> Iterator[dict[str, Path]]:
     root = Path(tempfile.mkdtemp(prefix="retarget-e2e-"))
     paths = {name: root / name for name in ("landing", "lake", "deliveries")}
     patch = pytest.MonkeyPatch()
-    patch.setenv("RETARGET_LANDING", str(paths["landing"]))
-    patch.setenv("RETARGET_LAKE", str(paths["lake"]))
-    patch.setenv("RETARGET_DELIVERY_ROOT", str(paths["deliveries"]))
-    # spark-submit in local mode; the provider turns host "local[2]" into --master local[2].
-    patch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", json.dumps({"conn_type": "spark", "host": "local[2]"}))
-    # Consumers must be unpaused for an asset event to queue their runs (as in a live deployment).
-    patch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False")
-    patch.setenv("RETARGET_SPARK_CONF", str(_small_spark_conf(root)))
-    bin_dir = str(Path(sys.executable).parent)
-    patch.setenv("PATH", os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
+    for name, value in workspace_env(root).items():
+        patch.setenv(name, value)
     yield paths
     patch.undo()
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _small_spark_conf(root: Path) -> Path:
-    conf = root / "spark-test.conf"
-    conf.write_text("spark.sql.shuffle.partitions 2\nspark.driver.memory 1g\n", encoding="utf-8")
-    return conf
 
 
 @pytest.fixture(scope="session")

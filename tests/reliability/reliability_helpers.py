@@ -65,6 +65,68 @@ def kill_when(command: list[str], ready: Any, env: dict[str, str] | None = None,
             proc.wait()
 
 
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every live process in process group ``pgid`` (Linux ``/proc``; zombies skipped)."""
+    found: list[tuple[int, str]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if int(rest[2]) == pgid and rest[0] != "Z":
+            found.append((int(entry.name), name))
+    return sorted(found)
+
+
+class ProcessGroup:
+    """``command`` started in a session of its own, so its process group is exactly what it starts: the driver
+    JVM, Python workers, a fork server. :meth:`kill` SIGKILLs that group and nothing else. Output goes to ``log``."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as sink:
+            self.proc = subprocess.Popen(
+                command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None or group_members(self.proc.pid):  # a test failed half way: leave nothing
+            self.kill()
+
+    def tail(self, chars: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def wait_for(self, ready: Any, timeout: float = 300) -> bool:
+        """Poll ``ready()`` every 5 ms while the leader runs; False if it ended first."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if ready():
+                return True
+            assert time.monotonic() < deadline, f"not ready within {timeout:g} s:\n{self.tail()}"
+            time.sleep(0.005)
+        return False
+
+    def kill(self) -> list[tuple[int, str]]:
+        """SIGKILL the whole group; wait until none of it is left. Returns the members it had."""
+        members = group_members(self.proc.pid)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # nothing left of it
+            pass
+        self.proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while (left := group_members(self.proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left == [], f"still alive after SIGKILL of group {self.proc.pid}: {left}"
+        return members
+
+
 # ---- landing files ------------------------------------------------------------------------------------------
 
 
@@ -181,8 +243,8 @@ def member(key: str, **over: Any) -> dict[str, Any]:
     return membership_row(key, **{**defaults, **over})
 
 
-def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]]) -> None:
-    """Membership partitions per as_of day, and match keys for every ``ek_<key>`` email key."""
+def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]], segment: str = SEGMENT) -> None:
+    """Membership partitions of ``segment`` per as_of day, and match keys for every ``ek_<key>`` email key."""
     from datetime import UTC, datetime
 
     import pyarrow.parquet as pq
@@ -192,9 +254,9 @@ def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]]) -> None
 
     subjects: set[str] = set()
     for day, people in days.items():
-        folder = lake / "segments" / f"as_of={day.isoformat()}" / f"segment={SEGMENT}"
+        folder = lake / "segments" / f"as_of={day.isoformat()}" / f"segment={segment}"
         folder.mkdir(parents=True, exist_ok=True)
-        rows = [{**p, "as_of": day, "segment": SEGMENT} for p in people]
+        rows = [{**p, "as_of": day, "segment": segment} for p in people]
         pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("segment_membership")), folder / "part-0.parquet")
         subjects.update(k for p in people for k in p["email_keys"])
     seen = datetime(2026, 2, 1, tzinfo=UTC)
