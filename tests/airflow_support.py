@@ -63,6 +63,15 @@ def workspace_env(root: Path) -> dict[str, str]:
     }
 
 
+def load_dag(dag_id: str) -> Any:
+    """Parse one DAG file (``dags/<dag_id>.py``) alone and return its DAG (no import errors allowed)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{dag_id}.py"), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
+    assert bag.import_errors == {}, bag.import_errors
+    return bag.dags[dag_id]
+
+
 def load_dagbag() -> Any:
     """Parse ``dags/`` the way the DAG processor does (no DB needed)."""
     from airflow.dag_processing.dagbag import DagBag

@@ -11,18 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db
+from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db, load_dag
 
 DAG_ID = "landing_retention"
 
 
 @pytest.fixture(scope="module")
 def dag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{DAG_ID}.py"), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
-    assert bag.import_errors == {}
-    return bag.dags[DAG_ID]
+    return load_dag(DAG_ID)
 
 
 def test_wiring_schedule_and_defaults(dag: Any) -> None:

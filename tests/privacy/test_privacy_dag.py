@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db
+from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db, load_dag
 
 from retarget_pipeline.ingest.run import run_ingest
 from retarget_pipeline.privacy.erase import record_request
@@ -27,11 +27,7 @@ DAG_ID = "privacy_erasure"
 
 @pytest.fixture(scope="module")
 def dag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{DAG_ID}.py"), bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
-    assert bag.import_errors == {}
-    return bag.dags[DAG_ID]
+    return load_dag(DAG_ID)
 
 
 def test_wiring_schedule_and_defaults(dag: Any) -> None:
