@@ -86,6 +86,18 @@ def valid_in_ledger(lake: Path) -> int:
     return sum(int(r["valid"]) for r in ledger_rows(lake) if r["status"] in ledger.COMMITTED)  # type: ignore[arg-type]
 
 
+def assert_reader_view_after_crash(lake: Path, clean: Path, partial_rows: int | None) -> None:
+    """After a killed ingest: unique events, all from the clean run, as many as expected, an empty ledger."""
+    rows = event_rows(lake)
+    assert len({r["event_id"] for r in rows}) == len(rows)
+    assert {r["event_id"] for r in rows} <= {r["event_id"] for r in event_rows(clean)}
+    if partial_rows is None:
+        assert 0 < len(rows) < 3 * 40 + 2
+    else:
+        assert len(rows) == partial_rows
+    assert ledger_rows(lake) == []
+
+
 def test_clean_run_accounts_for_every_line(clean: Path) -> None:
     rows = ledger_rows(clean)
     # hand count: 3 files; 40 events + in-file dup + bad line (+ re-sent copy + late event from hour 2 on)
@@ -148,14 +160,7 @@ def test_sigkill_at_crash_point_then_rerun(
     killed = cli("ingest", "--source", str(land), "--lake", str(lake), crash_at=point, env=env)
     assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
     # what a reader sees after the crash: only complete partitions, no duplicates, nothing in the ledger
-    rows = event_rows(lake)
-    assert len({r["event_id"] for r in rows}) == len(rows)
-    assert {r["event_id"] for r in rows} <= {r["event_id"] for r in event_rows(clean)}
-    if partial_rows is None:
-        assert 0 < len(rows) < 3 * 40 + 2
-    else:
-        assert len(rows) == partial_rows
-    assert ledger_rows(lake) == []
+    assert_reader_view_after_crash(lake, clean, partial_rows)
     if point == "lake.temp_written":
         assert [Path(p).name.startswith(".tmp-part-00000.parquet.") for p in hidden_files(lake)] == [True]
         assert sweep_stale(Lake(str(lake)).store, LAKE_PREFIXES, stage="test") == 0  # fresh: within the grace
@@ -260,15 +265,7 @@ def test_sigkill_with_the_lake_on_s3_then_rerun(
         env["RETARGET_S3_MULTIPART_THRESHOLD_MB"] = "0"
     killed = cli("ingest", "--source", str(land), "--lake", lake, crash_at=point, env=env)
     assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
-    seen = read_s3_lake(lake, tmp_path / "seen")
-    rows = event_rows(seen)
-    assert len({r["event_id"] for r in rows}) == len(rows)
-    assert {r["event_id"] for r in rows} <= {r["event_id"] for r in event_rows(clean)}
-    if partial_rows is None:
-        assert 0 < len(rows) < 3 * 40 + 2
-    else:
-        assert len(rows) == partial_rows
-    assert ledger_rows(seen) == []
+    assert_reader_view_after_crash(read_s3_lake(lake, tmp_path / "seen"), clean, partial_rows)
     unfinished = [(e.key, e.upload_id is not None) for e in open_store(lake).temp_entries("")]
     assert unfinished == ([(FIRST_PARTITION, True)] if point == "s3.parts_uploaded" else [])
     if point == "lake.temp_written":  # the not-yet-uploaded file stays in the killed run's scratch
