@@ -100,9 +100,9 @@ def _work(f: SourceFile) -> _FileResult:
 def worker_count(files: int) -> int:
     """``RETARGET_INGEST_WORKERS`` if set, else one worker per core (capped at the number of files).
 
-    Measured on 2 cores, 300k events: 4.5-5.1 s wall vs 6.3-7.0 s serial on an idle machine, but ~40% more
-    CPU (fork, pickling, page faults) and ~+400 MiB summed RSS, so on a machine busy with other work a
-    serial read (``RETARGET_INGEST_WORKERS=1``) can be the faster one."""
+    Measured on 2 cores, 300k events (with fork workers): 4.5-5.1 s wall vs 6.3-7.0 s serial on an idle
+    machine, but ~40% more CPU (process start, pickling, page faults) and ~+400 MiB summed RSS, so on a machine
+    busy with other work a serial read (``RETARGET_INGEST_WORKERS=1``) can be the faster one."""
     wanted = os.environ.get(WORKERS_ENV)
     n = int(wanted) if wanted else (os.cpu_count() or 1)
     return max(1, min(n, files))
