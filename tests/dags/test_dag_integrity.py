@@ -17,6 +17,7 @@ EXPECTED_DAGS = {"pixel_ingest", "audience_build", "audience_export", "privacy_e
 # Stage libraries and heavy third-party packages a DAG file must not load at parse time.
 FORBIDDEN_AT_PARSE = (
     "pyspark",
+    "pyarrow",
     "boto3",
     "great_expectations",
     "pandas",
@@ -25,6 +26,8 @@ FORBIDDEN_AT_PARSE = (
     "retarget_pipeline.export",
     "retarget_pipeline.quality",
     "retarget_pipeline.generate",
+    "retarget_pipeline.privacy",
+    "retarget_pipeline.storage",
 )
 
 

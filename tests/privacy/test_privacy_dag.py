@@ -6,8 +6,6 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from airflow_support import DAGS_FOLDER, ROOT, ensure_airflow_db, load_dag
+from airflow_support import ensure_airflow_db, load_dag
 
 from retarget_pipeline.ingest.run import run_ingest
 from retarget_pipeline.privacy.erase import record_request
@@ -54,22 +52,6 @@ def test_params_reject_bad_input(dag: Any, name: str, value: Any) -> None:
     params = copy.deepcopy(dag.params)
     with pytest.raises(ParamValidationError):
         params[name] = value
-
-
-def test_nothing_heavy_at_parse_time() -> None:
-    code = (
-        "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        "print('\\n'.join(m for m in sys.modules if m.startswith(('pyspark', 'pyarrow', 'boto3', "
-        "'retarget_pipeline.privacy', 'retarget_pipeline.ingest', 'retarget_pipeline.segments'))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(DAGS_FOLDER / f"{DAG_ID}.py")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    assert out.stdout.split() == []
 
 
 def test_dag_test_applies_pending_requests(dag: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
