@@ -9,6 +9,10 @@ clean-up runs, as after an OOM kill or a lost node. Points (grep ``crash_point(`
 worker), ``ingest.partition_committed``, ``ingest.before_ledger``, ``segments.staged``, ``segments.swapped_one``,
 ``export.files_uploaded``, ``export.before_latest``.
 
+``RETARGET_FAIL_AT=<point>`` makes ``crash_point`` raise :class:`InjectedFault` there instead (an ordinary
+exception, for the paths that must report an error, e.g. an ingest worker that cannot start:
+``ingest.worker_start``).
+
 A hold is how a test does something to a dependency (restart the metadata DB, stop S3) while a task is at a
 known point: the process writes ``<RETARGET_HOLD_DIR>/<point>.reached`` and waits until
 ``<point>.release`` exists there (then every later hit passes at once). It gives up after
@@ -23,15 +27,23 @@ import time
 from pathlib import Path
 
 ENV = "RETARGET_CRASH_AT"
+FAIL_ENV = "RETARGET_FAIL_AT"
 HOLD_ENV = "RETARGET_HOLD_AT"
 HOLD_DIR_ENV = "RETARGET_HOLD_DIR"
 HOLD_TIMEOUT_ENV = "RETARGET_HOLD_TIMEOUT"
 
 
+class InjectedFault(RuntimeError):
+    """Raised at a fault point named by ``$RETARGET_FAIL_AT`` (tests only)."""
+
+
 def crash_point(name: str) -> None:
-    """SIGKILL this process if ``$RETARGET_CRASH_AT`` equals ``name``; wait if ``$RETARGET_HOLD_AT`` does."""
+    """SIGKILL this process if ``$RETARGET_CRASH_AT`` equals ``name``; raise if ``$RETARGET_FAIL_AT`` does; wait
+    if ``$RETARGET_HOLD_AT`` does."""
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(FAIL_ENV) == name:
+        raise InjectedFault(f"injected fault at {name} ({FAIL_ENV})")
     if os.environ.get(HOLD_ENV) == name:
         hold(name)
 

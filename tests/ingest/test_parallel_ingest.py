@@ -109,7 +109,7 @@ def test_a_killed_pool_worker_fails_the_run_and_commits_nothing(
     land, lake = _landing(tmp_path), tmp_path / "lake"
     monkeypatch.setenv(WORKERS_ENV, "2")
     monkeypatch.setenv(CRASH_AT, "ingest.worker_read")  # each worker SIGKILLs itself before reading a file
-    with pytest.raises(IngestWorkerError, match=r"worker died while reading 3 landing file"):
+    with pytest.raises(IngestWorkerError, match=r"worker died while reading 3 landing file\(s\): worker \d+ killed by SIGKILL"):
         run_ingest(source=str(land), lake=str(lake))
     assert _events(lake) == {}
     assert not list(lake.rglob("*.parquet")), "nothing (events, quarantine, ledger) is committed"
@@ -139,3 +139,51 @@ def test_line_blocks_split_around_over_long_lines() -> None:
         (4, b"bb", None),
         (5, b"ccc", None),
     ]
+
+
+_UNIMPORTABLE_MAIN = '''
+import json, sys
+if __name__ != "__main__":  # what the `airflow` script does in a task process: its import fails
+    raise RuntimeError("the parent's __main__ was re-imported by a worker")
+from retarget_pipeline.ingest.run import run_ingest
+report = run_ingest(source=sys.argv[1], lake=sys.argv[2])
+print(json.dumps(report.totals()))
+'''
+
+
+def test_pool_workers_never_import_the_parents_main(tmp_path: Path) -> None:
+    """In a real Airflow task the main module is the ``airflow`` script, and importing it in a worker fails (the
+    task's metadata-DB URL is unusable on purpose): every worker died and the run failed. Workers now start
+    from our own empty main module."""
+    import os
+    import subprocess
+    import sys
+
+    land = _landing(tmp_path)
+    script = tmp_path / "task_main.py"
+    script.write_text(_UNIMPORTABLE_MAIN, encoding="utf-8")
+    env = {**os.environ, WORKERS_ENV: "2"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(land), str(tmp_path / "lake")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "re-imported" not in done.stderr
+    totals = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (totals["files"], totals["valid"], totals["quarantined"]) == (3, 120, 3)
+
+
+def test_a_worker_that_cannot_start_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retarget_pipeline.faults import FAIL_ENV
+    from retarget_pipeline.ingest.parallel import IngestWorkerError
+
+    land, lake = _landing(tmp_path), tmp_path / "lake"
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    monkeypatch.setenv(FAIL_ENV, "ingest.worker_start")
+    with pytest.raises(IngestWorkerError, match=r"could not start:(.|\n)*InjectedFault: injected fault at ingest.wo"):
+        run_ingest(source=str(land), lake=str(lake))
+    assert not list(lake.rglob("*.parquet")), "nothing is committed"

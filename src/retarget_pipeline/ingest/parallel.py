@@ -12,16 +12,25 @@ Workers come from a *forkserver*, not a plain fork: an Airflow task process has 
 comms thread, the in-process execution API loop under ``dag.test()``), and a child forked while one of them
 holds a lock can hang forever. The run's validator, bot rules, erasure filter and keys are pickled once per
 worker (the pseudonymiser rebuilds its HMAC from the key). A worker that dies (OOM killer, SIGKILL) fails the
-run with ``IngestWorkerError`` instead of leaving it waiting (``multiprocessing.Pool`` would wait forever).
+run with ``IngestWorkerError`` instead of leaving it waiting (``multiprocessing.Pool`` would wait forever); the
+error says how each worker ended (its exit code or signal, or the exception that stopped it starting).
+
+Workers start from a clean entry point of ours (``ingest.pool_main``), never the parent's ``__main__``:
+``multiprocessing`` re-imports the parent's main module in every new worker, and in a real Airflow task that
+is the ``airflow`` script, whose import fails there by design (the task's metadata-DB URL is unusable).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,25 +77,33 @@ class _FileResult:
 
 _Job = tuple[ReadOne, Source, str, FileContext, datetime]
 _JOB: _Job | None = None  # a worker's copy of the run's job, set by _init_worker
+_START_ERROR: str | None = None  # why _init_worker failed (reported by the worker's first task)
 # Imported once by the forkserver, so a new worker starts without re-importing pyarrow and the adapters.
 _PRELOAD = ["retarget_pipeline.ingest.run"]
+WORKER_MAIN = "retarget_pipeline.ingest.pool_main"
 
 
 class IngestWorkerError(RuntimeError):
-    """A pool worker died (killed, out of memory) while reading landing files: nothing was committed."""
+    """A pool worker died or could not start while reading landing files: nothing was committed."""
 
 
 def _init_worker(job: _Job, environ: dict[str, str]) -> None:
-    global _JOB
-    _JOB = job
-    # The forkserver keeps the environment it started with; a worker must see the run's (settings, test hooks).
-    os.environ.clear()
-    os.environ.update(environ)
-    pa.set_cpu_count(1)  # one worker per core: Arrow's own thread pools would only contend with the others
-    pa.set_io_thread_count(1)
+    global _JOB, _START_ERROR
+    try:
+        # The forkserver keeps the environment it started with; a worker must see the run's (settings, hooks).
+        os.environ.clear()
+        os.environ.update(environ)
+        pa.set_cpu_count(1)  # one worker per core: Arrow's own thread pools would only contend with the others
+        pa.set_io_thread_count(1)
+        crash_point("ingest.worker_start")
+        _JOB = job
+    except BaseException:  # reported by _work as an error the parent can show (an initializer error is not)
+        _START_ERROR = traceback.format_exc()
 
 
 def _work(f: SourceFile) -> _FileResult:
+    if _START_ERROR is not None:
+        raise IngestWorkerError(f"an ingest worker could not start:\n{_START_ERROR}")
     assert _JOB is not None, "worker started without a job"
     crash_point("ingest.worker_read")  # kills this worker only: the parent must fail, not wait
     read_one, src, fmt, ctx, now = _JOB
@@ -120,11 +137,13 @@ def read_files(
     mp = multiprocessing.get_context("forkserver")
     mp.set_forkserver_preload(_PRELOAD)
     rows = []
-    try:
-        with ProcessPoolExecutor(
-            workers, mp, initializer=_init_worker, initargs=((read_one, src, fmt, job_ctx, now), dict(os.environ))
-        ) as pool:
-            for res in pool.map(_work, todo):  # results in listing order, as a serial run would add them
+    with ProcessPoolExecutor(
+        workers, mp, initializer=_init_worker, initargs=((read_one, src, fmt, job_ctx, now), dict(os.environ))
+    ) as pool:
+        try:
+            with _workers_main():  # every worker is started by these submissions (see _workers_main)
+                results = pool.map(_work, todo)
+            for res in results:  # results in listing order, as a serial run would add them
                 for args in res.quarantined:
                     ctx.quarantine.add(*args)
                 for table in res.tables:
@@ -132,12 +151,51 @@ def read_files(
                 _merge_identity(ctx.mapper.identity, res.identity)
                 rows.append(res.row)
                 del res
-    except BrokenProcessPool as exc:
-        raise IngestWorkerError(
-            f"an ingest worker died while reading {len(todo)} landing file(s) (killed or out of memory?); "
-            f"nothing was committed: rerun, or set {WORKERS_ENV}=1 to read serially"
-        ) from exc
+        except BrokenProcessPool as exc:  # read the exit codes before the pool's shutdown forgets them
+            raise IngestWorkerError(
+                f"an ingest worker died while reading {len(todo)} landing file(s): {_how_workers_ended(pool)}; "
+                f"nothing was committed: rerun, or set {WORKERS_ENV}=1 to read serially"
+            ) from exc
     return rows
+
+
+@contextmanager
+def _workers_main() -> Iterator[None]:
+    """Make :data:`WORKER_MAIN` the main module that new worker processes re-import.
+
+    ``multiprocessing`` tells each new process to import the parent's ``sys.modules["__main__"]`` (by module
+    name, or by file path) before it runs anything. ``ProcessPoolExecutor`` on forkserver/spawn starts its
+    workers inside ``submit`` (in this thread), and ``map`` submits every file at once, so holding this while
+    ``map`` submits covers every worker the pool will ever start.
+    """
+    import importlib
+
+    original = sys.modules["__main__"]
+    sys.modules["__main__"] = importlib.import_module(WORKER_MAIN)
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = original
+
+
+def _how_workers_ended(pool: ProcessPoolExecutor) -> str:
+    """Each worker's end, e.g. 'worker 812 killed by SIGKILL (the kernel's out-of-memory killer sends it)'."""
+    ends, terminated = [], []
+    for pid, proc in sorted((getattr(pool, "_processes", None) or {}).items()):
+        proc.join(5)  # the pool is broken: its workers are ending (the pool terminates the survivors)
+        code = proc.exitcode
+        if code is None:
+            continue
+        if code == -signal.SIGTERM:  # what the broken pool sends the other workers: not the cause
+            terminated.append(f"worker {pid} terminated by the broken pool")
+            continue
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+            hint = " (the kernel's out-of-memory killer sends it)" if -code == signal.SIGKILL else ""
+            ends.append(f"worker {pid} killed by {name}{hint}")
+        else:
+            ends.append(f"worker {pid} exited with code {code} (its error is in the log above)")
+    return "; ".join(ends or terminated) or "the worker processes ended without an exit status"
 
 
 def _merge_identity(acc: IdentityAccumulator, rows: dict[IdentityKey, list[Any]]) -> None:
