@@ -109,7 +109,8 @@ def test_a_killed_pool_worker_fails_the_run_and_commits_nothing(
     land, lake = _landing(tmp_path), tmp_path / "lake"
     monkeypatch.setenv(WORKERS_ENV, "2")
     monkeypatch.setenv(CRASH_AT, "ingest.worker_read")  # each worker SIGKILLs itself before reading a file
-    with pytest.raises(IngestWorkerError, match=r"worker died while reading 3 landing file\(s\): worker \d+ killed by SIGKILL"):
+    killed = r"worker died while reading 3 landing file\(s\): worker \d+ killed by SIGKILL"
+    with pytest.raises(IngestWorkerError, match=killed):
         run_ingest(source=str(land), lake=str(lake))
     assert _events(lake) == {}
     assert not list(lake.rglob("*.parquet")), "nothing (events, quarantine, ledger) is committed"
