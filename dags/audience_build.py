@@ -22,6 +22,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, t
 
 from retarget_pipeline.orchestration.assets import audiences_asset, lake_events_asset
 from retarget_pipeline.orchestration.defaults import default_args
+from retarget_pipeline.orchestration.failfast import fail_fast
 from retarget_pipeline.orchestration.locations import segment_job_path, spark_submit_env
 from retarget_pipeline.spark import effective_conf
 
@@ -73,12 +74,13 @@ def audience_build() -> None:
 
         events = context.get("triggering_asset_events") or {}
         dag_run = context["dag_run"]
-        return plan_build(
-            context["params"],
-            triggering_event_dates=event_dates_from_asset_events(events.get(LAKE_EVENTS, [])),
-            interval_start=context.get("data_interval_start"),
-            run_after=getattr(dag_run, "run_after", None),
-        )
+        with fail_fast():  # bad Params, a bad segment config or an unknown segment: fail before spark-submit
+            return plan_build(
+                context["params"],
+                triggering_event_dates=event_dates_from_asset_events(events.get(LAKE_EVENTS, [])),
+                interval_start=context.get("data_interval_start"),
+                run_after=getattr(dag_run, "run_after", None),
+            )
 
     plan = plan_build()
 
@@ -101,7 +103,8 @@ def audience_build() -> None:
 
         if plan["dry_run"]:
             raise AirflowSkipException("dry run: nothing was written, so no audience asset event")
-        sizes = read_segment_sizes(plan["lake"], plan["as_of"])
+        with fail_fast():
+            sizes = read_segment_sizes(plan["lake"], plan["as_of"])
         context["outlet_events"][AUDIENCES].extra = {"as_of": plan["as_of"], "segments": sizes}
         return {"as_of": plan["as_of"], "out": plan["out"], "segments": sizes}
 

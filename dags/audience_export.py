@@ -20,6 +20,7 @@ from airflow.sdk import Param, dag, task
 from retarget_pipeline.orchestration.assets import audiences_asset
 from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.export import MODES, destination_names
+from retarget_pipeline.orchestration.failfast import fail_fast
 
 AUDIENCES = audiences_asset()
 DESTINATIONS = list(destination_names())
@@ -92,22 +93,19 @@ def audience_export() -> None:
         events = context.get("triggering_asset_events") or {}
         dag_run = context["dag_run"]
         run_after = getattr(dag_run, "run_after", None)
-        return plan_export(
-            context["params"],
-            triggering_as_of=as_of_from_asset_events(events.get(AUDIENCES, [])),
-            fallback_as_of=run_after.date().isoformat() if run_after else None,
-        )
+        with fail_fast():  # bad Params fail at once, without retries
+            return plan_export(
+                context["params"],
+                triggering_as_of=as_of_from_asset_events(events.get(AUDIENCES, [])),
+                fallback_as_of=run_after.date().isoformat() if run_after else None,
+            )
 
     @task
     def quality_gate(plan: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+        from retarget_pipeline.orchestration.export import run_quality_gate
 
-        from retarget_pipeline.orchestration.export import GateFailedError, run_quality_gate
-
-        try:
+        with fail_fast():  # a blocked gate is a data problem: retrying cannot fix it
             return run_quality_gate(plan)
-        except GateFailedError as exc:  # a data problem: retrying cannot fix it
-            raise AirflowFailException(str(exc)) from exc
 
     @task
     def cleared_destinations(plan: dict[str, Any], gate: dict[str, Any]) -> list[str]:
@@ -118,7 +116,8 @@ def audience_export() -> None:
     def export_to(destination: str, plan: dict[str, Any]) -> dict[str, Any]:
         from retarget_pipeline.orchestration.export import run_destination_export
 
-        return run_destination_export(plan, destination)
+        with fail_fast():  # a bad destination config or missing build: no retries
+            return run_destination_export(plan, destination)
 
     @task
     def record_summary(

@@ -21,6 +21,7 @@ from typing import Any
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from retarget_pipeline.orchestration.defaults import default_args
+from retarget_pipeline.orchestration.failfast import fail_fast
 from retarget_pipeline.orchestration.locations import landing_root
 
 
@@ -63,7 +64,8 @@ def landing_retention() -> None:
     def purge_landing_files(**context: Any) -> dict[str, Any]:
         from retarget_pipeline.orchestration.retention import run_landing_purge
 
-        return run_landing_purge(context["params"])
+        with fail_fast():  # e.g. a file outside the YYYY/MM/DD/HH/ layout: no retries
+            return run_landing_purge(context["params"])
 
     purge_landing_files()
 

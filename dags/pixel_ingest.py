@@ -24,6 +24,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from retarget_pipeline.orchestration.assets import lake_events_asset
 from retarget_pipeline.orchestration.defaults import default_args
+from retarget_pipeline.orchestration.failfast import fail_fast
 from retarget_pipeline.orchestration.ingest import INPUT_FORMATS
 from retarget_pipeline.orchestration.locations import landing_root
 
@@ -86,12 +87,13 @@ def pixel_ingest() -> None:
 
         # A retry re-announces what an earlier try committed but could not report (e.g. the metadata DB was down).
         retry_since = context["dag_run"].start_date if context["ti"].try_number > 1 else None
-        return run_pixel_ingest(
-            context["params"],
-            context.get("data_interval_start"),
-            context.get("data_interval_end"),
-            retry_since=retry_since,
-        )
+        with fail_fast():  # a bad Param (e.g. hour_to before hour_from) fails at once, without retries
+            return run_pixel_ingest(
+                context["params"],
+                context.get("data_interval_start"),
+                context.get("data_interval_end"),
+                retry_since=retry_since,
+            )
 
     @task(outlets=[LAKE_EVENTS])
     def announce_lake_events(summary: dict[str, Any], **context: Any) -> dict[str, Any]:
@@ -101,7 +103,8 @@ def pixel_ingest() -> None:
 
         if not summary["touched_partitions"]:  # e.g. a re-run over already ingested files
             raise AirflowSkipException("no lake partition changed: no asset event, no downstream build")
-        extra = asset_extra(summary)
+        with fail_fast():
+            extra = asset_extra(summary)
         context["outlet_events"][LAKE_EVENTS].extra = extra
         return extra
 

@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from retarget_pipeline.orchestration.defaults import default_args
+from retarget_pipeline.orchestration.failfast import fail_fast
 
 
 @dag(
@@ -62,13 +63,15 @@ def privacy_erasure() -> None:
     def plan_erasures(**context: Any) -> dict[str, Any]:
         from retarget_pipeline.orchestration.privacy import plan_erasures
 
-        return plan_erasures(context["params"])
+        with fail_fast():
+            return plan_erasures(context["params"])
 
     @task
     def apply_erasures(plan: dict[str, Any]) -> dict[str, Any]:
         from retarget_pipeline.orchestration.privacy import run_erasures
 
-        summary = run_erasures(plan)
+        with fail_fast():
+            summary = run_erasures(plan)
         return {"requests": summary["requests"], "request_ids": [a["request_id"] for a in summary["applied"]]}
 
     apply_erasures(plan_erasures())

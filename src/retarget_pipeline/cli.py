@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from retarget_pipeline.errors import PermanentError
+
 # (sub-command module, in pipeline order). Each module defines ``register(subparsers)`` which adds its
 # parser(s) and sets ``func`` (a callable taking the parsed args and returning an exit code).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -26,10 +28,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.download.cli",
     "retarget_pipeline.bench.cli",
 )
-
-
-class UsageError(Exception):
-    """A user error with a clear message; printed without a traceback, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,14 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.INFO)
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except PermanentError as exc:  # a usage, config or param error: the message says what to fix
         print(f"retarget {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
-    # `python -m retarget_pipeline.cli` runs this file as __main__, a second copy of the module: the stage handlers
-    # raise retarget_pipeline.cli.UsageError, which __main__'s own UsageError class would not catch.
+    # `python -m retarget_pipeline.cli` runs this file as __main__, a second copy of the module: run the imported
+    # module's main so there is one parser and one set of handlers.
     from retarget_pipeline.cli import main as _main
 
     sys.exit(_main())

@@ -12,8 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retarget_pipeline.errors import PermanentError
 
-class ConfigError(ValueError):
+
+class ConfigError(PermanentError, ValueError):
     """Bad or missing configuration; the message names the setting (never its secret value)."""
 
 

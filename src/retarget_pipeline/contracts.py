@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from retarget_pipeline.errors import PermanentError
+
 if TYPE_CHECKING:
     from pyspark.sql import types as T
 
@@ -40,7 +42,7 @@ _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _INT_TYPES = {"int8": pa.int8(), "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64()}
 
 
-class ContractError(ValueError):
+class ContractError(PermanentError, ValueError):
     """A schema file is not a valid contract; the message names the file and field."""
 
 

@@ -196,7 +196,7 @@ def test_match_keys_one_per_platform_and_value() -> None:
 
 def _run_cli(argv: list[str]) -> int:
     # Only this sub-command: other stages' CLI modules are written concurrently and may not import yet.
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
 
     parser = argparse.ArgumentParser(prog="retarget")
     normalize_cli.register(parser.add_subparsers(dest="command", required=True))

@@ -142,14 +142,14 @@ def test_line_blocks_split_around_over_long_lines() -> None:
     ]
 
 
-_UNIMPORTABLE_MAIN = '''
+_UNIMPORTABLE_MAIN = """
 import json, sys
 if __name__ != "__main__":  # what the `airflow` script does in a task process: its import fails
     raise RuntimeError("the parent's __main__ was re-imported by a worker")
 from retarget_pipeline.ingest.run import run_ingest
 report = run_ingest(source=sys.argv[1], lake=sys.argv[2])
 print(json.dumps(report.totals()))
-'''
+"""
 
 
 def test_pool_workers_never_import_the_parents_main(tmp_path: Path) -> None:

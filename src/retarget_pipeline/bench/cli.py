@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from retarget_pipeline.bench.harness import BenchError, bench_one
     from retarget_pipeline.bench.report import comparison_rows, format_table, write_outputs
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
 
     default = () if args.merge else DEFAULT_SIZES
     sizes = sorted(set(args.events or default) | ({100_000_000} if args.with_100m else set()))

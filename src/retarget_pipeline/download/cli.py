@@ -9,8 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from retarget_pipeline.cli import UsageError
 from retarget_pipeline.config import env_path
+from retarget_pipeline.errors import UsageError
 
 DEFAULT_ROOT = "./data/deliveries"
 

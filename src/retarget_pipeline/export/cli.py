@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.export.build import run_export
     from retarget_pipeline.export.destinations import ExportConfigError
     from retarget_pipeline.export.inputs import ExportInputError

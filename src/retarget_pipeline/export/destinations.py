@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 from retarget_pipeline.config import project_root
+from retarget_pipeline.errors import PermanentError
 
 
-class ExportConfigError(ValueError):
+class ExportConfigError(PermanentError, ValueError):
     """Bad destinations config; the message names the file, segment, destination and field."""
 
 

@@ -33,7 +33,7 @@ def _entry(platform: str, normalized: str | None, what: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
 
     if args.email is None and args.phone is None:
         raise UsageError("give --email and/or --phone")

@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> GeneratorSettings:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
 
     try:
         start = dt.date.fromisoformat(args.start_date)
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sink(out: str) -> StoreSink:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.generate.writer import StoreSink
     from retarget_pipeline.storage import StorageError, is_s3_uri, open_store
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields
 
+from retarget_pipeline.errors import PermanentError
+
 DEFAULT_START_DATE = dt.date(2026, 11, 20)
 DEFAULT_SEED = 42
 
 
-class SettingsError(ValueError):
+class SettingsError(PermanentError, ValueError):
     """A knob is out of range; the message names the option."""
 
 

@@ -31,8 +31,8 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import orjson
 
-    from retarget_pipeline.cli import UsageError
     from retarget_pipeline.config import ConfigError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.ingest.run import run_ingest
 
     try:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from retarget_pipeline.errors import ParamError
 from retarget_pipeline.orchestration.locations import lake_root
 
 
@@ -17,7 +18,7 @@ def parse_segments(value: object) -> list[str]:
         return []
     items: Iterable[object] = value.split(",") if isinstance(value, str) else value  # type: ignore[assignment]
     if not isinstance(items, Iterable):
-        raise ValueError(f"param segments: expected a list of names or 'a,b', got {value!r}")
+        raise ParamError(f"param segments: expected a list of names or 'a,b', got {value!r}")
     names = [str(item).strip() for item in items]
     return sorted({n for n in names if n})
 
@@ -26,7 +27,7 @@ def parse_date(value: object, name: str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise ValueError(f"param {name}: expected a date YYYY-MM-DD, got {value!r}") from exc
+        raise ParamError(f"param {name}: expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
 def resolve_as_of(
@@ -46,7 +47,7 @@ def resolve_as_of(
         return interval_start.date()
     if run_after is not None:
         return run_after.date()
-    raise ValueError("cannot tell the as-of date: give the as_of param")
+    raise ParamError("cannot tell the as-of date: give the as_of param")
 
 
 def event_dates_from_asset_events(events: Iterable[Any]) -> list[str]:
@@ -72,6 +73,7 @@ def plan_build(
     lake = lake_root()
     out = lake  # the job writes segments/ and segment_stats/ under its --out root: the lake itself
     segments = parse_segments(params.get("segments"))
+    _check_definitions(params.get("config_path"), segments)
     dry_run = bool(params.get("dry_run", False))
     args = ["--lake", lake, "--as-of", as_of.isoformat(), "--out", out]
     if segments:
@@ -88,6 +90,14 @@ def plan_build(
         "dry_run": dry_run,
         "args": args,
     }
+
+
+def _check_definitions(config_path: object, segments: Sequence[str]) -> None:
+    """Load and validate the segment definitions and the requested names here, before spark-submit: a bad
+    config or an unknown segment is a :class:`SegmentConfigError` (permanent), not a failed Spark job retried."""
+    from retarget_pipeline.segments.definitions import load_config
+
+    load_config(str(config_path) if config_path else None).select(list(segments) or None)
 
 
 def read_segment_sizes(lake: str, as_of: str) -> dict[str, dict[str, int]]:

@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from retarget_pipeline.config import project_root
+from retarget_pipeline.config import ConfigError, project_root
+from retarget_pipeline.errors import ParamError, PermanentError
 from retarget_pipeline.orchestration.build import parse_date, parse_segments
 from retarget_pipeline.orchestration.locations import deliveries_root, join, lake_root
 
@@ -27,7 +28,7 @@ FALLBACK_DESTINATIONS: tuple[str, ...] = (
 )
 
 
-class GateFailedError(RuntimeError):
+class GateFailedError(PermanentError):
     """The quality gate blocked the export (and no override with a reason was given)."""
 
 
@@ -47,11 +48,11 @@ def destination_names(config_path: str | None = None) -> tuple[str, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     segments = data.get("segments") if isinstance(data, Mapping) else None
     if not isinstance(segments, Mapping):
-        raise ValueError(f"{path}: field 'segments': expected a mapping of segment -> destinations")
+        raise ConfigError(f"{path}: field 'segments': expected a mapping of segment -> destinations")
     names: dict[str, None] = {}
     for segment, destinations in segments.items():
         if not isinstance(destinations, Mapping):
-            raise ValueError(f"{path}: segment {segment!r}: expected a mapping of destination -> options")
+            raise ConfigError(f"{path}: segment {segment!r}: expected a mapping of destination -> options")
         names.update(dict.fromkeys(str(d) for d in destinations))
     return tuple(names) or FALLBACK_DESTINATIONS
 
@@ -69,20 +70,20 @@ def plan_export(
     """Resolve the run's Params into what the gate and the exports need (validated, JSON-able)."""
     raw_as_of = params.get("as_of") or triggering_as_of or fallback_as_of
     if not raw_as_of:
-        raise ValueError("cannot tell which build to export: give the as_of param")
+        raise ParamError("cannot tell which build to export: give the as_of param")
     as_of = parse_date(raw_as_of, "as_of").isoformat()
     known = destination_names()
     destinations = parse_segments(params.get("destinations")) or sorted(known)
     unknown = sorted(set(destinations) - set(known))
     if unknown:
-        raise ValueError(f"param destinations: unknown {unknown}; expected some of {list(known)}")
+        raise ParamError(f"param destinations: unknown {unknown}; expected some of {list(known)}")
     mode = str(params.get("mode") or "full")
     if mode not in MODES:
-        raise ValueError(f"param mode: expected one of {list(MODES)}, got {mode!r}")
+        raise ParamError(f"param mode: expected one of {list(MODES)}, got {mode!r}")
     override = bool(params.get("gate_override", False))
     reason = str(params.get("override_reason") or "").strip()
     if override and not reason:
-        raise ValueError("param override_reason: required when gate_override is true (it is recorded)")
+        raise ParamError("param override_reason: required when gate_override is true (it is recorded)")
     return {
         "lake": lake_root(),
         "deliveries": deliveries_root(),

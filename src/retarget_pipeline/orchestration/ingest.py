@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from retarget_pipeline.errors import ParamError
 from retarget_pipeline.orchestration.locations import lake_root, landing_root
 
 INPUT_FORMATS: tuple[str, ...] = ("auto", "pixel", "segment", "snowplow", "nginx", "cloudfront")
@@ -16,7 +17,7 @@ def parse_hour(value: str, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(
+        raise ParamError(
             f"param {name}: expected an ISO-8601 date-time like 2026-11-20T14:00:00Z, got {value!r}"
         ) from exc
     if parsed.tzinfo is None:
@@ -41,9 +42,9 @@ def resolve_hour_range(
         last = max(first, (interval_end - timedelta(microseconds=1)).astimezone(UTC).replace(minute=0, second=0))
         last = last.replace(microsecond=0)
     else:
-        raise ValueError("no hour range: give the hour_from/hour_to params or run on an hourly schedule")
+        raise ParamError("no hour range: give the hour_from/hour_to params or run on an hourly schedule")
     if last < first:
-        raise ValueError(f"param hour_to ({last:%Y-%m-%dT%H}) is before hour_from ({first:%Y-%m-%dT%H})")
+        raise ParamError(f"param hour_to ({last:%Y-%m-%dT%H}) is before hour_from ({first:%Y-%m-%dT%H})")
     return first, last
 
 
@@ -83,7 +84,7 @@ def run_pixel_ingest(
     first, last = resolve_hour_range(params, interval_start, interval_end)
     fmt = str(params.get("input_format") or "auto")
     if fmt not in INPUT_FORMATS:
-        raise ValueError(f"param input_format: expected one of {', '.join(INPUT_FORMATS)}, got {fmt!r}")
+        raise ParamError(f"param input_format: expected one of {', '.join(INPUT_FORMATS)}, got {fmt!r}")
     source = str(params.get("source") or landing_root())
     lake = lake_root()
     report = run_ingest(

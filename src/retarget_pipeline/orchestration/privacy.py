@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from retarget_pipeline.errors import ParamError
 from retarget_pipeline.orchestration.locations import deliveries_root, lake_root
 
 
@@ -14,7 +15,7 @@ def parse_request_ids(value: object) -> list[str]:
         return []
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise ValueError(f"param request_ids: expected a list of ids or 'a,b', got {type(value).__name__}")
+        raise ParamError(f"param request_ids: expected a list of ids or 'a,b', got {type(value).__name__}")
     return sorted({str(i).strip() for i in items if str(i).strip()})
 
 

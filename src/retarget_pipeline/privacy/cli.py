@@ -43,8 +43,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
     from retarget_pipeline.config import ConfigError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.privacy.erase import ErasureError, record_request
 
     option = next(o for o in KINDS if getattr(args, o) is not None)
@@ -63,7 +63,7 @@ def run_erase(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.privacy.apply import apply_erasures
 
     try:

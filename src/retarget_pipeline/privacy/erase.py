@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.errors import PermanentError
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
 from retarget_pipeline.ingest.writer import Lake
 
@@ -34,7 +35,7 @@ LINKED = f"{ERASURE}/linked"
 REQUESTED, LINKED_STATUS = "requested", "linked"
 
 
-class ErasureError(ValueError):
+class ErasureError(PermanentError, ValueError):
     """A bad erasure request; the message names the option, never the value."""
 
 

@@ -64,8 +64,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
     from retarget_pipeline.config import ConfigError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.privacy.retention import RetentionError, purge_landing, retention_days_from_env
     from retarget_pipeline.storage import StorageError
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.config import ConfigError
+from retarget_pipeline.errors import PermanentError
 from retarget_pipeline.storage import Store, is_s3_uri, open_store
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ _HOUR_FOLDER = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/(\d{2})/.")
 _SHOWN_UNKNOWN = 5
 
 
-class RetentionError(ValueError):
+class RetentionError(PermanentError, ValueError):
     """Bad retention input (days, landing location or layout); nothing was deleted."""
 
 

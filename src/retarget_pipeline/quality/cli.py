@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retarget_pipeline.cli import UsageError
+    from retarget_pipeline.errors import UsageError
     from retarget_pipeline.quality.gates import run_audience_gate, run_event_gate
 
     if not args.verbose:  # GX logs its own set-up at INFO

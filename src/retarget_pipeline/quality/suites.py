@@ -26,11 +26,12 @@ from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from retarget_pipeline.contracts import load_contract, schemas_dir
+from retarget_pipeline.errors import PermanentError
 
 SEVERITIES = ("critical", "warning")
 
 
-class SuiteError(ValueError):
+class SuiteError(PermanentError, ValueError):
     """A suite file is invalid; the message names the file, expectation id and field."""
 
 

@@ -7,8 +7,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from retarget_pipeline.errors import PermanentError
 
-class SegmentConfigError(ValueError):
+
+class SegmentConfigError(PermanentError, ValueError):
     """Invalid segment definitions or an unknown segment name; the message names file, segment and field."""
 
 
