@@ -102,12 +102,24 @@ def test_event_dates_come_from_asset_event_extras() -> None:
 
 def test_spark_submit_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RETARGET_LAKE", str(tmp_path / "lake"))
-    plan = build.plan_build({"as_of": "2026-11-20", "segments": "b,a", "dry_run": True})
+    plan = build.plan_build({"as_of": "2026-11-20", "segments": "high_intent,cart_abandoners", "dry_run": True})
     lake = str(tmp_path / "lake")
     assert plan["args"] == [
-        "--lake", lake, "--as-of", "2026-11-20", "--out", lake, "--segments", "a,b", "--dry-run",
+        "--lake", lake, "--as-of", "2026-11-20", "--out", lake, "--segments", "cart_abandoners,high_intent",
+        "--dry-run",
     ]  # fmt: skip
-    assert plan["dry_run"] is True and plan["segments"] == ["a", "b"]
+    assert plan["dry_run"] is True and plan["segments"] == ["cart_abandoners", "high_intent"]
+
+
+def test_unknown_segments_and_bad_configs_fail_the_plan_before_spark(tmp_path: Path) -> None:
+    from retarget_pipeline.errors import PermanentError
+
+    with pytest.raises(PermanentError, match=r"unknown segment\(s\) 'nope'"):
+        build.plan_build({"as_of": "2026-11-20", "segments": "nope"})
+    bad = tmp_path / "segments.yaml"
+    bad.write_text("version: 1\nsegments:\n  x: {lookback_days: -1, rule: {all: []}}\n")
+    with pytest.raises(PermanentError, match=r"segment 'x'"):
+        build.plan_build({"as_of": "2026-11-20", "config_path": str(bad)})
 
 
 def test_locations_resolve_relative_paths_against_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
