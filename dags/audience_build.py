@@ -24,7 +24,7 @@ from retarget_pipeline.orchestration.assets import audiences_asset, lake_events_
 from retarget_pipeline.orchestration.defaults import default_args
 from retarget_pipeline.orchestration.failfast import fail_fast
 from retarget_pipeline.orchestration.locations import segment_job_path, spark_submit_env
-from retarget_pipeline.spark import effective_conf
+from retarget_pipeline.spark import launch_conf
 
 LAKE_EVENTS = lake_events_asset()
 AUDIENCES = audiences_asset()
@@ -91,8 +91,9 @@ def audience_build() -> None:
         application_args=plan["args"],
         name="retarget-segment-build",
         env_vars=spark_submit_env(),
-        conf={"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false"},
-        driver_memory=effective_conf()["spark.driver.memory"],  # defaults < RETARGET_SPARK_CONF
+        # Driver memory and JVM options (UTC, the project's log4j2 file: warnings only) act only at launch:
+        # defaults < RETARGET_SPARK_CONF, as for every other Spark process of the project.
+        conf={"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false", **launch_conf()},
     )
 
     @task(outlets=[AUDIENCES])

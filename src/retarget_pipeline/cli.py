@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
 from retarget_pipeline.errors import PermanentError
+from retarget_pipeline.logs import configure_logging
 
 # (sub-command module, in pipeline order). Each module defines ``register(subparsers)`` which adds its
 # parser(s) and sets ``func`` (a callable taking the parsed args and returning an exit code).
@@ -46,14 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # -v is for our own debug lines: botocore's DEBUG log prints request headers (the access key id in every
-    # Authorization header) and bodies, which must not reach a log.
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.INFO)
+    configure_logging(verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
     except PermanentError as exc:  # a usage, config or param error: the message says what to fix

@@ -7,13 +7,20 @@ argument, else ``RETARGET_SPARK_MASTER``, else what spark-submit set, else ``loc
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+# The JVM's log4j2 configuration: WARN and above, one parseable line per record (see the file).
+LOG4J2_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+_JAVA_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
 
 
 def default_driver_memory() -> str:
@@ -50,9 +57,13 @@ SMALL_MACHINE_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": _JAVA_OPTIONS,
+    "spark.executor.extraJavaOptions": _JAVA_OPTIONS,
 }
+
+# Driver settings that only take effect when the driver JVM starts: spark-submit must be given them (the DAG's
+# SparkSubmitOperator passes these from the same effective conf).
+LAUNCH_KEYS = ("spark.driver.memory", "spark.driver.extraJavaOptions")
 
 
 # spark-defaults.conf: the key ends at the first whitespace or '='; the value is the rest of the line, so it may
@@ -84,8 +95,19 @@ def effective_conf(conf: dict[str, str] | None = None) -> dict[str, str]:
     return merged
 
 
+def launch_conf() -> dict[str, str]:
+    """The :data:`LAUNCH_KEYS` of :func:`effective_conf`, for a spark-submit command line."""
+    merged = effective_conf()
+    return {key: merged[key] for key in LAUNCH_KEYS if key in merged}
+
+
 def get_spark(app_name: str, master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
-    """Create (or reuse) the SparkSession with the project's settings."""
+    """Create (or reuse) the SparkSession with the project's settings.
+
+    In a plain Python process (not under spark-submit) the JVM is started here with its output piped into
+    Python logging (:func:`forward_jvm_output`): inside an Airflow task, a JVM writing to the task's stderr
+    would file every line, warnings and start-up notes alike, at error level."""
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
@@ -97,6 +119,61 @@ def get_spark(app_name: str, master: str | None = None, conf: dict[str, str] | N
         builder = builder.master(chosen)
     elif not already_submitted:
         builder = builder.master("local[*]")
-    for key, value in effective_conf(conf).items():
+    settings = effective_conf(conf)
+    if (chosen or "local").startswith("local"):  # one machine: keep Spark on loopback (a cluster sets its own)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    for key, value in settings.items():
         builder = builder.config(key, value)
+    if not already_submitted and SparkContext._active_spark_context is None:
+        launch = SparkConf().setAppName(app_name).setMaster(chosen or "local[*]").setAll(list(settings.items()))
+        SparkContext(conf=launch, gateway=_launch_gateway(launch))
     return builder.getOrCreate()
+
+
+def _launch_gateway(conf: object) -> object:
+    """PySpark's own JVM launch, with the JVM's stdout and stderr piped to :func:`forward_jvm_output`."""
+    import subprocess
+
+    from pyspark.java_gateway import launch_gateway
+
+    kwargs: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    gateway = launch_gateway(conf, popen_kwargs=kwargs)  # type: ignore[no-untyped-call]
+    proc = gateway.proc  # type: ignore[attr-defined]
+    thread = threading.Thread(target=forward_jvm_output, args=(proc.stdout,), name="spark-jvm-log", daemon=True)
+    thread.start()
+    return gateway
+
+
+# A log4j line in LOG4J2_CONFIG's pattern: "26/11/30 07:57:04 WARN Utils: message".
+_LOG4J_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ([^:]*): (.*)$")
+_LOG4J_LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
+# What the JVM and Spark's launcher print before logging is set up; harmless, kept at debug.
+_JVM_NOTES = (
+    "WARNING: Using incubator modules",
+    "Using Spark's default log4j profile",
+    "Setting default log level to",
+    "To adjust logging level use",
+)
+JVM_LOGGER = "retarget_pipeline.spark.jvm"
+
+
+def forward_jvm_output(stream: IO[bytes] | Iterable[bytes]) -> None:
+    """Re-log the JVM's output lines through Python logging at their own level: a log4j line at its level,
+    a stack-trace line at the level of the record it belongs to, a known start-up note at debug, anything
+    else (e.g. the JVM's own fatal errors) at warning, so nothing the JVM says is lost or mislabelled."""
+    log = logging.getLogger(JVM_LOGGER)
+    level = logging.WARNING
+    for raw in stream:
+        line = raw.decode("utf-8", errors="replace").rstrip()
+        if not line:
+            continue
+        match = _LOG4J_LINE.match(line)
+        if match:
+            level = _LOG4J_LEVELS[match.group(1)]
+            log.log(level, "%s: %s", match.group(2), match.group(3))
+        elif line.startswith(("\tat ", "\t... ", "Caused by: ")) or line[:1] == "\t":
+            log.log(level, "%s", line)
+        elif line.startswith(_JVM_NOTES):
+            log.debug("%s", line)
+        else:
+            log.warning("%s", line)

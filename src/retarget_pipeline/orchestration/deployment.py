@@ -113,6 +113,7 @@ def component_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[st
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     env["AIRFLOW_HOME"] = str(home)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: Spark on loopback (a cluster sets its own)
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     env.update(extra or {})

@@ -34,10 +34,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build with parsed arguments; configuration errors -> message on stderr, exit code 2."""
+    from retarget_pipeline.logs import configure_logging
     from retarget_pipeline.segments.build import build_segments
     from retarget_pipeline.segments.definitions import SegmentConfigError, load_config
     from retarget_pipeline.spark import get_spark
 
+    configure_logging(verbose=False)  # our progress lines on stderr; spark-submit's caller (Airflow) logs them
     try:
         load_config(args.config).select(args.segments)  # fail before starting Spark
     except SegmentConfigError as exc:
