@@ -94,20 +94,25 @@ def audience_build() -> None:
         # Driver memory and JVM options (UTC, the project's log4j2 file: warnings only) act only at launch:
         # defaults < RETARGET_SPARK_CONF, as for every other Spark process of the project.
         conf={"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false", **launch_conf()},
+        # One build at a time across every run of this DAG (scheduled and asset-triggered alike): builds of one
+        # as-of date would otherwise race to commit. Readers are safe either way (committed snapshots).
+        max_active_tis_per_dag=1,
     )
 
     @task(outlets=[AUDIENCES])
     def publish_audiences(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from retarget_pipeline.orchestration.build import read_segment_sizes
+        from retarget_pipeline.orchestration.build import read_build
 
         if plan["dry_run"]:
             raise AirflowSkipException("dry run: nothing was written, so no audience asset event")
         with fail_fast():
-            sizes = read_segment_sizes(plan["lake"], plan["as_of"])
-        context["outlet_events"][AUDIENCES].extra = {"as_of": plan["as_of"], "segments": sizes}
-        return {"as_of": plan["as_of"], "out": plan["out"], "segments": sizes}
+            build = read_build(plan["lake"], plan["as_of"])  # the committed build (ours, or a newer one)
+        # The export reads exactly this build, whatever a later build of the same as-of date commits meanwhile.
+        extra = {"as_of": plan["as_of"], "build_id": build["build_id"], "segments": build["segments"]}
+        context["outlet_events"][AUDIENCES].extra = extra
+        return {**extra, "out": plan["out"]}
 
     build_segments >> publish_audiences(plan)
 

@@ -88,15 +88,17 @@ DESTINATIONS = list(destination_names())
 def audience_export() -> None:
     @task(multiple_outputs=True)
     def plan_export(**context: Any) -> dict[str, Any]:
-        from retarget_pipeline.orchestration.export import as_of_from_asset_events, plan_export
+        from retarget_pipeline.orchestration.export import build_from_asset_events, plan_export
 
         events = context.get("triggering_asset_events") or {}
         dag_run = context["dag_run"]
         run_after = getattr(dag_run, "run_after", None)
-        with fail_fast():  # bad Params fail at once, without retries
+        as_of, build_id = build_from_asset_events(events.get(AUDIENCES, []))
+        with fail_fast():  # bad Params, no committed build: fail at once, without retries
             return plan_export(
                 context["params"],
-                triggering_as_of=as_of_from_asset_events(events.get(AUDIENCES, [])),
+                triggering_as_of=as_of,
+                triggering_build=build_id,
                 fallback_as_of=run_after.date().isoformat() if run_after else None,
             )
 

@@ -31,3 +31,27 @@ def membership_row(person_key: str, **over: Any) -> dict[str, Any]:
     }
     row.update(over)
     return row
+
+
+def committed_rows(out: Any, as_of: date, segment: str | None = None) -> list[dict[str, Any]]:
+    """Membership rows (dicts, ``segment`` included) of the committed build of ``as_of`` under the lake ``out``:
+    what every reader sees. No committed build, or no members: []."""
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(str(out))
+    snap = snapshots.current(store, as_of)
+    if snap is None:
+        return []
+    rows: list[dict[str, Any]] = snapshots.read_membership(store, snap, [segment] if segment else None).to_pylist()
+    return rows
+
+
+def committed_stats(out: Any, as_of: date) -> dict[str, dict[str, Any]]:
+    """segment -> segment_stats row of the committed build of ``as_of`` ({} if none)."""
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(str(out))
+    snap = snapshots.current(store, as_of)
+    return {} if snap is None else {str(r["segment"]): r for r in snapshots.read_stats(store, snap)}

@@ -9,7 +9,7 @@ import pytest
 from ingest_helpers import counts, event, hour_file, ingest, lake_table, ledger_by_name
 
 from retarget_pipeline.ingest import ledger, merge
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 
 def eid(n: int | str) -> str:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ingest_helpers import event, hour_file, ingest, lake_table, line, quarantine_rows
 
 from retarget_pipeline.ingest import ledger
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 BASE = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 IDS = [f"prop-{i:04d}-0000-4000-8000-000000000000" for i in range(6)]  # few ids: many duplicates

@@ -15,7 +15,7 @@ from retarget_pipeline.cli import main as retarget_main
 from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.erase import KINDS, pseudonyms, read_requests
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
 from retarget_pipeline.privacy.linked import linked_identifiers

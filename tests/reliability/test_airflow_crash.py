@@ -81,7 +81,7 @@ def run_dag(
 
 def ledger_counts(lake: Path) -> list[tuple[str, int, int, int, int]]:
     from retarget_pipeline.ingest import ledger
-    from retarget_pipeline.ingest.writer import Lake
+    from retarget_pipeline.lake.files import Lake
 
     rows = [r for r in ledger.read(Lake(str(lake))).to_pylist() if r["status"] in ledger.COMMITTED]
     keys = ("lines_read", "valid", "quarantined", "duplicates")

@@ -27,7 +27,7 @@ from reliability_helpers import (
 
 from retarget_pipeline.ingest import ledger
 from retarget_pipeline.ingest.run import LAKE_PREFIXES, run_ingest
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.storage import open_store
 from retarget_pipeline.storage.sweep import STALE_ENV, sweep_scratch, sweep_stale
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
+from membership_rows import committed_rows, committed_stats
 
 from retarget_pipeline.cli import main as retarget_main
+from retarget_pipeline.lake import snapshots
 from retarget_pipeline.segments import io
 from retarget_pipeline.segments.build import build_segments
 from retarget_pipeline.segments.definitions import load_config
+from retarget_pipeline.storage import open_store
 
 from .helpers import AS_OF, END, event, write_erasure, write_lake
 
@@ -146,10 +148,7 @@ def reference(rows: list[dict[str, Any]], salt: str) -> dict[str, dict[str, tupl
 
 
 def read_membership(out: Path, segment: str) -> dict[str, tuple[bool, bool]]:
-    folder = out / "segments" / f"as_of={AS_OF.isoformat()}" / f"segment={segment}"
-    if not folder.exists():
-        return {}
-    rows = pq.read_table(folder).to_pylist()
+    rows = committed_rows(out, AS_OF, segment)
     return {r["person_key"]: (r["is_holdout"], r["suppression_reason"] == "consent_denied") for r in rows}
 
 
@@ -174,21 +173,24 @@ def test_build_matches_independent_reference(spark, lake: Path, tmp_path: Path) 
         wanted = {k: v for k, v in expected[seg].items() if k not in erased}
         assert read_membership(out, seg) == wanted, seg
     assert sum(len(v) for v in expected.values()) > 40  # the fixture exercises the rules
-    stats = {r["segment"]: r for r in pq.read_table(out / "segment_stats" / f"as_of={AS_OF.isoformat()}").to_pylist()}
+    stats = committed_stats(out, AS_OF)
     for seg in config.segments:
         qualified = len({k for k in expected[seg] if k not in erased})
         assert stats[seg]["qualified"] == qualified, seg
         assert stats[seg]["erased"] == len(set(expected[seg]) & erased), seg
 
-    # same input -> same rows; a partial build rewrites only its segment and leaves the others alone
+    # same input -> same rows; a partial build writes only its segment and carries the others over unchanged
     before = {seg: read_membership(out, seg) for seg in config.segments}
-    other = out / "segments" / f"as_of={AS_OF.isoformat()}" / "segment=high_intent"
-    other_files = sorted(p.name for p in other.iterdir())
+    first = snapshots.current(open_store(str(out)), AS_OF)
+    assert first is not None
     summary = build_segments(spark, lake=str(lake), as_of=AS_OF, out=str(out), segments=["cart_abandoners"])
     assert list(summary["segments"]) == ["cart_abandoners"]
     assert {seg: read_membership(out, seg) for seg in config.segments} == before
-    assert sorted(p.name for p in other.iterdir()) == other_files
-    assert len(pq.read_table(out / "segment_stats" / f"as_of={AS_OF.isoformat()}")) == len(config.segments)
+    second = snapshots.current(open_store(str(out)), AS_OF)
+    assert second is not None and second.build_id == summary["build_id"] != first.build_id
+    assert second.segments["cart_abandoners"] == second.build_id
+    assert second.segments["high_intent"] == first.build_id  # not rebuilt: the earlier build's folder
+    assert committed_stats(out, AS_OF).keys() == set(config.segments)
 
 
 def test_dry_run_writes_nothing_and_reports(spark, lake: Path, tmp_path: Path) -> None:
@@ -223,11 +225,10 @@ def test_next_day_build_keeps_entered_at_and_counts_churn(spark, lake: Path, tmp
     build_segments(spark, lake=str(lake), as_of=AS_OF - timedelta(days=1), out=str(out), segments=[seg])
     summary = build_segments(spark, lake=str(lake), as_of=AS_OF, out=str(out), segments=[seg])
 
-    def rows(day: str) -> dict[str, Any]:
-        table = pq.read_table(out / "segments" / f"as_of={day}" / f"segment={seg}")
-        return {r["person_key"]: r for r in table.to_pylist()}
+    def rows(day: date) -> dict[str, Any]:
+        return {r["person_key"]: r for r in committed_rows(out, day, seg)}
 
-    yesterday, today = rows((AS_OF - timedelta(days=1)).isoformat()), rows(AS_OF.isoformat())
+    yesterday, today = rows(AS_OF - timedelta(days=1)), rows(AS_OF)
     stayed, entered, exited = set(today) & set(yesterday), set(today) - set(yesterday), set(yesterday) - set(today)
     assert stayed and entered  # the fixture has purchases on the as-of day itself
     assert {k: today[k]["entered_at"] for k in stayed} == {k: yesterday[k]["entered_at"] for k in stayed}

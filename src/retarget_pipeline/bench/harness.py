@@ -89,14 +89,19 @@ def _last_json(text: str) -> dict[str, Any]:
         return {}
 
 
-def compare_segments(ours_root: Path, reference_file: Path) -> dict[str, Any]:
-    """Set equality of ``(segment, person_key, is_holdout)``; raises :class:`BenchError` on a difference."""
+def compare_segments(lake: Path, as_of: str, reference_file: Path) -> dict[str, Any]:
+    """Set equality of ``(segment, person_key, is_holdout)`` between the committed build of ``as_of`` and the
+    reference; raises :class:`BenchError` on a difference."""
     import duckdb
 
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(str(lake))
+    snap = snapshots.resolve(store, date.fromisoformat(as_of))
+    table = snapshots.read_membership(store, snap, columns=["person_key", "is_holdout"])
+    ours = set(zip(*(table[c].to_pylist() for c in ("segment", "person_key", "is_holdout")), strict=True))
     con = duckdb.connect()
-    ours_glob = str(ours_root / "segment=*" / "*.parquet")
-    query = "SELECT segment, person_key, is_holdout FROM read_parquet(?, hive_partitioning = true)"
-    ours = set(con.execute(query, [ours_glob]).fetchall())
     ref = set(
         con.execute("SELECT segment, person_key, is_holdout FROM read_parquet(?)", [str(reference_file)]).fetchall()
     )
@@ -169,7 +174,7 @@ def bench_one(n: int, work: Path, *, seed: int, days: int, start: date) -> tuple
         "DuckDB SQL",
         _reference("segments", "--lake", str(lake), "--as-of", as_of, "--out", str(work / "ref-segments")),
     )
-    comparison = compare_segments(lake / "segments" / f"as_of={as_of}", work / "ref-segments" / "membership.parquet")
+    comparison = compare_segments(lake, as_of, work / "ref-segments" / "membership.parquet")
     log.info("  segments equal to DuckDB: %s rows", comparison["rows"])
     config = _destinations_config(work / "destinations.yaml", sorted(built.get("segments", {})))
     exports = [

@@ -29,6 +29,9 @@ from retarget_pipeline.export.inputs import (
 from retarget_pipeline.export.manifest import DeliveryFile, build_manifest, content_hash, delivery_id, delivery_prefix
 from retarget_pipeline.export.publish import incomplete_deliveries, is_complete, publish_delivery, update_latest
 from retarget_pipeline.faults import crash_point
+from retarget_pipeline.lake import layout as lake_layout
+from retarget_pipeline.lake import snapshots
+from retarget_pipeline.lake.snapshots import Snapshot
 from retarget_pipeline.storage import Store, open_store
 from retarget_pipeline.storage.base import TempEntry
 from retarget_pipeline.storage.sweep import sweep_stale
@@ -78,13 +81,14 @@ def export_segment(
     lake: Store,
     out: Store,
     cfg: DestinationConfig,
-    as_of: date,
+    snap: Snapshot,
     mode: str,
     keys: dict[tuple[str, str], str],
     dry_run: bool,
 ) -> dict[str, Any]:
-    """Export one segment to one destination; returns its JSON-able summary."""
-    rows = read_membership(lake, as_of, cfg.segment)
+    """Export one segment of a committed build to one destination; returns its JSON-able summary."""
+    as_of = snap.as_of
+    rows = read_membership(lake, snap, cfg.segment)
     definition_hash = _definition_hash(rows, cfg.segment)
     layout = build_layout(cfg, [r for r in rows if is_exportable(r)], keys, as_of)
     full = mode == "full"
@@ -139,14 +143,16 @@ def _targets(
     skipped: list[dict[str, str]] = []
     if wanted is None:
         skipped = [
-            {"segment": s, "reason": "no membership partition for this as_of"} for s in configured if s not in built
+            {"segment": s, "reason": "no membership partition for this as_of (no members)"}
+            for s in configured
+            if s not in built
         ]
         return [config[s][destination] for s in configured if s in built], skipped
     # A segment list is often shared by every destination of a run: one not configured here is skipped, not fatal.
     skipped = [{"segment": s, "reason": "not configured for this destination"} for s in wanted if s not in configured]
     for segment in wanted:
         if segment in configured and segment not in built:
-            raise ExportInputError(f"segment {segment!r}: no membership partition for this as_of")
+            raise ExportInputError(f"segment {segment!r}: no membership partition for this as_of (no members)")
     return [config[s][destination] for s in wanted if s in configured], skipped
 
 
@@ -160,8 +166,10 @@ def run_export(
     segments: list[str] | None = None,
     dry_run: bool = False,
     config_path: str | None = None,
+    build_id: str | None = None,
 ) -> dict[str, Any]:
-    """Export the configured segments of ``lake`` to ``destination`` under the delivery root ``to``."""
+    """Export the configured segments of one committed build of ``lake`` (build ``build_id`` of ``as_of``, else
+    the current build of ``as_of``, else of the newest as-of date) to ``destination`` under ``to``."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     if destination not in DESTINATION_TYPES:
@@ -171,9 +179,10 @@ def run_export(
     if as_of is None:
         dates = available_as_of(lake_store)
         if not dates:
-            raise ExportInputError(f"{lake_store.describe('segments/')}: no as_of=YYYY-MM-DD partitions")
+            raise ExportInputError(f"{lake_store.describe(lake_layout.SEGMENTS)}/: no committed segment build")
         as_of = dates[-1]
-    targets, skipped = _targets(config, destination, segments, available_segments(lake_store, as_of))
+    snap = snapshots.resolve(lake_store, as_of, build_id)
+    targets, skipped = _targets(config, destination, segments, available_segments(snap))
     if not dry_run:  # leftovers of killed runs: temp folders anywhere, this destination's unfinished deliveries
 
         def unfinished() -> list[TempEntry]:
@@ -183,12 +192,13 @@ def run_export(
     platform = DESTINATION_TYPES[destination].platform
     keys = read_match_keys(lake_store, platform) if platform and targets else {}
     results = [
-        export_segment(lake=lake_store, out=out_store, cfg=cfg, as_of=as_of, mode=mode, keys=keys, dry_run=dry_run)
+        export_segment(lake=lake_store, out=out_store, cfg=cfg, snap=snap, mode=mode, keys=keys, dry_run=dry_run)
         for cfg in targets
     ]
     return {
         "destination": destination,
         "as_of": as_of.isoformat(),
+        "build_id": snap.build_id,
         "mode": mode,
         "dry_run": dry_run,
         "to": to,

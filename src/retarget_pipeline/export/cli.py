@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--to", required=True, help="delivery root folder or s3:// URI")
     parser.add_argument("--mode", choices=("full", "incremental"), default="full")
     parser.add_argument("--as-of", type=_date, default=None, help="as_of date (default: newest built)")
+    parser.add_argument("--build", default=None, help="segment build id of that as_of (default: its current build)")
     parser.add_argument("--segment", default=None, help="comma-separated segment names (default: all configured)")
     parser.add_argument("--config", default=None, help="destinations YAML (default: config/destinations.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="plan only: print what would be delivered")
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             segments=wanted,
             dry_run=args.dry_run,
             config_path=args.config,
+            build_id=args.build,
         )
     except (ExportConfigError, ExportInputError, StorageError) as exc:
         raise UsageError(str(exc)) from exc

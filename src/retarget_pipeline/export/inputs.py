@@ -1,6 +1,6 @@
 """Read the export's inputs through the object store (local folder or S3 alike), with pyarrow.
 
-- segment membership: ``<lake>/segments/as_of=YYYY-MM-DD/segment=NAME/*.parquet`` (segment_membership contract)
+- segment membership: the folders a committed segment build names (``lake.snapshots``; segment_membership contract)
 - identity match keys: ``<lake>/identity/match_keys/**.parquet`` (identity_match_keys contract)
 
 Audiences are small (thousands to a few million rows), so each partition is read whole into memory.
@@ -8,13 +8,14 @@ Audiences are small (thousands to a few million rows), so each partition is read
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from retarget_pipeline.lake import layout, snapshots
+from retarget_pipeline.lake.snapshots import Snapshot
 from retarget_pipeline.storage import Store
 
 MEMBERSHIP_COLUMNS = (
@@ -34,9 +35,7 @@ MEMBERSHIP_COLUMNS = (
     "top_product_ids",
     "top_categories",
 )
-IDENTITY_PREFIX = "identity/match_keys/"
-_AS_OF = re.compile(r"^segments/as_of=(\d{4}-\d{2}-\d{2})/")
-_SEGMENT = re.compile(r"^segments/as_of=\d{4}-\d{2}-\d{2}/segment=([^/]+)/")
+IDENTITY_PREFIX = f"{layout.IDENTITY}/"
 
 
 class ExportInputError(ValueError):
@@ -54,9 +53,8 @@ def _read_table(store: Store, keys: list[str], columns: tuple[str, ...]) -> pa.T
             table = pq.read_table(pa.BufferReader(store.get_bytes(key)))
         except pa.ArrowInvalid as exc:
             raise ExportInputError(f"{store.describe(key)}: not a readable Parquet file: {exc}") from exc
-        for part in key.split("/")[:-1]:  # hive partition values that are only in the path
-            name, sep, value = part.partition("=")
-            if sep and name in columns and name not in table.column_names:
+        for name, value in layout.partition_values(key).items():  # hive partition values only in the path
+            if name in columns and name not in table.column_names:
                 table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
         missing = [c for c in columns if c not in table.column_names]
         if missing:
@@ -68,22 +66,24 @@ def _read_table(store: Store, keys: list[str], columns: tuple[str, ...]) -> pa.T
 
 
 def available_as_of(store: Store) -> list[date]:
-    """Every as_of date with a segments partition, ascending."""
-    dates = {m.group(1) for o in store.list("segments/as_of=") if (m := _AS_OF.match(o.key))}
-    return sorted(date.fromisoformat(d) for d in dates)
+    """Every as_of date with a committed segment build, ascending."""
+    return snapshots.committed_dates(store)
 
 
-def available_segments(store: Store, as_of: date) -> list[str]:
-    """Segment names with a partition for ``as_of``."""
-    prefix = f"segments/as_of={as_of.isoformat()}/segment="
-    return sorted({m.group(1) for o in store.list(prefix) if (m := _SEGMENT.match(o.key))})
+def available_segments(snap: Snapshot) -> list[str]:
+    """Segments of a committed build that have members."""
+    return sorted(name for name, holder in snap.segments.items() if holder)
 
 
-def read_membership(store: Store, as_of: date, segment: str) -> list[dict[str, Any]]:
-    """All membership rows (exportable or not) of one segment partition, as dicts of the needed columns."""
-    keys = _parquet_keys(store, f"segments/as_of={as_of.isoformat()}/segment={segment}/")
+def read_membership(store: Store, snap: Snapshot, segment: str) -> list[dict[str, Any]]:
+    """All membership rows (exportable or not) of one segment of a committed build, as dicts of the needed
+    columns (no rows: the segment has no members in that build)."""
+    folder = snap.membership_key(segment)
+    if folder is None:
+        return []
+    keys = _parquet_keys(store, f"{folder}/")
     if not keys:
-        raise ExportInputError(f"{store.describe(f'segments/as_of={as_of}/segment={segment}/')}: no Parquet files")
+        raise ExportInputError(f"{store.describe(folder)}/: no Parquet files (build {snap.build_id})")
     rows: list[dict[str, Any]] = _read_table(store, keys, MEMBERSHIP_COLUMNS).to_pylist()
     return rows
 

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.ingest.to_lake import IdentityAccumulator
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 PREFIX = "identity/match_keys"
 _GROUP = ["subject_key", "platform", "key_type", "match_key", "pseudonym_key_version"]

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retarget_pipeline.faults import crash_point
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 LEDGER = "_ledger"
 COMMITTED = ("ok", "truncated", "corrupt", "unrecognised")

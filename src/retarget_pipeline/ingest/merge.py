@@ -39,7 +39,7 @@ from retarget_pipeline.ingest.dedupe import (
     release_memory,
 )
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS
-from retarget_pipeline.ingest.writer import ROW_GROUP, Lake
+from retarget_pipeline.lake.files import ROW_GROUP, Lake
 
 LATE_WINDOW_HOURS = 1
 EVENTS = "events"

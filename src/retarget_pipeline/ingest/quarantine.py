@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retarget_pipeline.ingest.pseudonymise import mask_text
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.storage.sweep import scratch_prefix
 
 RAW_LIMIT = 1000

@@ -31,7 +31,7 @@ from retarget_pipeline.ingest.quarantine import Quarantine
 from retarget_pipeline.ingest.reader import Source, SourceFile, SourceReadError
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_schema
 from retarget_pipeline.ingest.validate import Validator
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
 from retarget_pipeline.storage.sweep import scratch_prefix, sweep_scratch, sweep_stale
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.errors import ParamError
@@ -100,17 +99,15 @@ def _check_definitions(config_path: object, segments: Sequence[str]) -> None:
     load_config(str(config_path) if config_path else None).select(list(segments) or None)
 
 
-def read_segment_sizes(lake: str, as_of: str) -> dict[str, dict[str, int]]:
-    """Per-segment ``qualified``/``exportable`` counts from ``<lake>/segment_stats/as_of=<as_of>/``."""
-    import pyarrow.dataset as ds
+def read_build(lake: str, as_of: str) -> dict[str, Any]:
+    """The as-of date's committed build: ``build_id`` and per-segment ``qualified``/``exportable`` counts."""
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
 
-    folder = f"{lake.rstrip('/')}/segment_stats/as_of={as_of}"
-    if "://" not in folder and not Path(folder).is_dir():
-        raise FileNotFoundError(f"{folder}: the segment build wrote no stats for as_of={as_of}")
-    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table(
-        columns=["segment", "qualified", "exportable"]
-    )
-    sizes: dict[str, dict[str, int]] = {}
-    for row in table.to_pylist():
-        sizes[str(row["segment"])] = {"qualified": int(row["qualified"]), "exportable": int(row["exportable"])}
-    return dict(sorted(sizes.items()))
+    store = open_store(lake)
+    snap = snapshots.resolve(store, date.fromisoformat(as_of))
+    sizes = {
+        str(row["segment"]): {"qualified": int(row["qualified"]), "exportable": int(row["exportable"])}
+        for row in snapshots.read_stats(store, snap)
+    }
+    return {"build_id": snap.build_id, "segments": dict(sorted(sizes.items()))}

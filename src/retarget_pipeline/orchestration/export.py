@@ -57,17 +57,32 @@ def destination_names(config_path: str | None = None) -> tuple[str, ...]:
     return tuple(names) or FALLBACK_DESTINATIONS
 
 
-def as_of_from_asset_events(events: Iterable[Any]) -> str | None:
-    """The newest ``as_of`` named by triggering audience asset events, if any."""
-    dates = [str((getattr(e, "extra", None) or {}).get("as_of")) for e in events]
-    dates = [d for d in dates if d and d != "None"]
-    return max(dates) if dates else None
+def build_from_asset_events(events: Iterable[Any]) -> tuple[str | None, str | None]:
+    """(as_of, build_id) named by the triggering audience asset events: the newest as_of, and of that date the
+    newest build (build ids sort by time); (None, None) without events."""
+    named = []
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        if extra.get("as_of"):
+            named.append((str(extra["as_of"]), str(extra.get("build_id") or "")))
+    if not named:
+        return None, None
+    as_of, build_id = max(named)
+    return as_of, build_id or None
 
 
 def plan_export(
-    params: Mapping[str, Any], *, triggering_as_of: str | None, fallback_as_of: str | None
+    params: Mapping[str, Any],
+    *,
+    triggering_as_of: str | None,
+    fallback_as_of: str | None,
+    triggering_build: str | None = None,
 ) -> dict[str, Any]:
-    """Resolve the run's Params into what the gate and the exports need (validated, JSON-able)."""
+    """Resolve the run's Params into what the gate and the exports need (validated, JSON-able).
+
+    ``build_id``: the segment build the gate checks and every destination exports. An asset-triggered run takes
+    the build its event names (a newer build of the same as-of date committed meanwhile changes nothing it
+    reads); a manual run takes the as-of date's current build, resolved here once for the whole run."""
     raw_as_of = params.get("as_of") or triggering_as_of or fallback_as_of
     if not raw_as_of:
         raise ParamError("cannot tell which build to export: give the as_of param")
@@ -84,10 +99,14 @@ def plan_export(
     reason = str(params.get("override_reason") or "").strip()
     if override and not reason:
         raise ParamError("param override_reason: required when gate_override is true (it is recorded)")
+    lake = lake_root()
+    named = triggering_build if not params.get("as_of") or params.get("as_of") == triggering_as_of else None
+    build_id = _resolve_build(lake, as_of, named)
     return {
-        "lake": lake_root(),
+        "lake": lake,
         "deliveries": deliveries_root(),
         "as_of": as_of,
+        "build_id": build_id,
         "segments": parse_segments(params.get("segments")),
         "destinations": destinations,
         "mode": mode,
@@ -95,6 +114,20 @@ def plan_export(
         "gate_override": override,
         "override_reason": reason,
     }
+
+
+def _resolve_build(lake: str, as_of: str, build_id: str | None) -> str:
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    try:
+        return snapshots.resolve(open_store(lake), date.fromisoformat(as_of), build_id).build_id
+    except snapshots.SnapshotNotFoundError as exc:
+        if build_id:
+            raise snapshots.SnapshotNotFoundError(
+                f"{exc}. A newer build of as_of={as_of} replaced it; that build's own export run ships it"
+            ) from exc
+        raise
 
 
 def quality_gate_available() -> bool:
@@ -119,6 +152,7 @@ def run_quality_gate(plan: Mapping[str, Any]) -> dict[str, Any]:
                 lake=plan["lake"],
                 as_of=plan["as_of"],
                 segments=plan["segments"] or None,
+                build_id=plan.get("build_id"),
                 override_reason=reason or None,
             )
         )
@@ -147,6 +181,7 @@ def run_destination_export(plan: Mapping[str, Any], destination: str) -> dict[st
         as_of=date.fromisoformat(plan["as_of"]),
         segments=plan["segments"] or None,
         dry_run=plan["dry_run"],
+        build_id=plan.get("build_id"),
     )
     return compact(dict(result), destination)
 
@@ -172,6 +207,7 @@ def summarize_run(
     summary = {
         "run_id": run_id,
         "as_of": plan["as_of"],
+        "build_id": plan.get("build_id"),
         "mode": plan["mode"],
         "dry_run": plan["dry_run"],
         "segments": plan["segments"],

@@ -122,7 +122,7 @@ def committed_partitions(lake: str, source: str, first: datetime, last: datetime
 
     from retarget_pipeline.ingest import ledger
     from retarget_pipeline.ingest.reader import hour_from_path
-    from retarget_pipeline.ingest.writer import Lake
+    from retarget_pipeline.lake.files import Lake
 
     rows = ledger.read(Lake(lake))
     rows = rows.filter(pc.is_in(rows["status"], pa.array(ledger.COMMITTED)))

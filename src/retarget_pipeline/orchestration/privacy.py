@@ -21,7 +21,7 @@ def parse_request_ids(value: object) -> list[str]:
 
 def plan_erasures(params: Mapping[str, Any]) -> dict[str, Any]:
     """``lake``, ``delivery_root`` (None when not scrubbed), ``request_ids`` to apply, ``dry_run``."""
-    from retarget_pipeline.ingest.writer import Lake
+    from retarget_pipeline.lake.files import Lake
     from retarget_pipeline.privacy.apply import pending_requests
 
     lake = lake_root()

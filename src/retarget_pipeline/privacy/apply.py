@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from retarget_pipeline.contracts import arrow_schema
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy import deliveries, scrub
 from retarget_pipeline.privacy.erase import AUDIT, LINKED, LINKED_STATUS, REQUESTED, read_requests, write_json
 from retarget_pipeline.privacy.linked import Node, linked_identifiers

@@ -26,7 +26,7 @@ from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.errors import PermanentError
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 log = logging.getLogger(__name__)
 ERASURE = "_erasure"

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.erase import read_requests
 
 # identifier_type -> (inbound pixel_event column, Pseudonymiser kind or None when stored as sent)

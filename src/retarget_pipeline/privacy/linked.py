@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake.files import Lake
 
 ID_COLUMNS = ("anonymous_id", "user_key", "email_key", "phone_key", "advertising_id")
 LINKING_EVENTS = ("identify", "purchase")

@@ -5,7 +5,8 @@ a row to remove (a second pass finds nothing and writes nothing).
   such rows are rewritten, each with the ingest's ``Lake.write_table`` (temp file + rename / one PUT); a
   partition left without rows keeps an empty file, so readers still see the partition's schema.
 * identity/match_keys: rows whose subject_key is one of the person's email_keys / phone_keys.
-* segments/as_of=*/segment=*: rows whose id arrays hold any of the person's ids.
+* segments (every build's membership files, the current and the superseded ones): rows whose id arrays hold
+  any of the person's ids.
 * quarantine: the person's cookie / advertising ids masked in raw lines and messages (rows kept: bad input).
 """
 
@@ -17,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from retarget_pipeline.ingest.writer import Lake
+from retarget_pipeline.lake import layout
+from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.ingest_filter import MASK
 from retarget_pipeline.privacy.linked import Node, any_id_in, any_id_mask, by_type
 
@@ -105,7 +107,7 @@ def _membership_mask(table: pa.Table, nodes: set[Node]) -> pa.Array:
 
 
 def segment_files(lake: Lake) -> list[str]:
-    return [k for k in lake.files("segments/") if "/_" not in f"/{k}"]
+    return [k for k in lake.files(f"{layout.SEGMENTS}/") if "/_" not in f"/{k}"]
 
 
 def person_keys(lake: Lake, nodes: set[Node]) -> set[str]:

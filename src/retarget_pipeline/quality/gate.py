@@ -13,8 +13,17 @@ from retarget_pipeline.quality.gates import run_audience_gate
 
 
 def run_gate(
-    *, lake: str, as_of: str | date, segments: list[str] | None = None, override_reason: str | None = None
+    *,
+    lake: str,
+    as_of: str | date,
+    segments: list[str] | None = None,
+    build_id: str | None = None,
+    override_reason: str | None = None,
 ) -> dict[str, Any]:
-    """Run the audiences gate; ``{'status', 'passed', 'checks', 'warnings', 'results_path', ...}`` (XCom-sized)."""
+    """Run the audiences gate on a committed build (``build_id``, else the current one);
+    ``{'status', 'passed', 'checks', 'warnings', 'results_path', ...}`` (XCom-sized)."""
     day = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)
-    return run_audience_gate(lake=lake, as_of=day, segments=segments, override_reason=override_reason).summary()
+    result = run_audience_gate(
+        lake=lake, as_of=day, segments=segments, build_id=build_id, override_reason=override_reason
+    )
+    return result.summary()

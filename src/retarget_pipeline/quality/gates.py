@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from retarget_pipeline.contracts import spark_schema
+from retarget_pipeline.lake import layout, snapshots
 from retarget_pipeline.quality import history
 from retarget_pipeline.quality.results import GateResult, GateRun, QualityGateFailed, bounds_items, synthetic_finding
 from retarget_pipeline.quality.suites import base_values, load_suite
+from retarget_pipeline.storage import open_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -184,30 +186,37 @@ def run_audience_gate(
     lake: str,
     as_of: date,
     segments: list[str] | None = None,
+    build_id: str | None = None,
     spark: SparkSession | None = None,
     override_reason: str | None = None,
 ) -> GateResult:
-    """Validate segment membership of ``as_of`` (all segments, or ``segments``) and its exportable rows."""
+    """Validate the segment membership of one committed build of ``as_of`` (all segments, or ``segments``) and
+    its exportable rows: build ``build_id`` (the one an export is about to ship), else the current build."""
     from pyspark.sql import functions as F
 
     spec = load_suite("audiences")
     values: dict[str, Any] = base_values(spec)
     run = GateRun(spec=spec, lake=lake, as_of=as_of, values=values)
-    seg_root = Path(lake) / "segments"
-    day_dir = seg_root / f"as_of={as_of.isoformat()}"
-    wanted_dirs = [day_dir / f"segment={s}" for s in segments] if segments else [day_dir]
-    paths = [str(p) for p in wanted_dirs if p.is_dir()]
-    for p in wanted_dirs:
-        if not p.is_dir():
-            missing = str(p.relative_to(seg_root))
+    store = open_store(lake)
+    try:
+        snap = snapshots.resolve(store, as_of, build_id)
+    except snapshots.SnapshotNotFoundError:
+        missing = layout.segments_as_of(as_of).removeprefix(f"{layout.SEGMENTS}/")
+        run.findings.append(synthetic_finding(spec, "partition_exists", {"missing": missing}, {"exists": True}))
+        return run.finish(override_reason)
+    run.notes.append(f"segment build {snap.build_id}")
+    wanted = segments or sorted(snap.segments)
+    for name in wanted:
+        if name not in snap.segments:
+            missing = f"as_of={as_of.isoformat()}/segment={name}"
             run.findings.append(synthetic_finding(spec, "partition_exists", {"missing": missing}, {"exists": True}))
-    if not paths:
+    if not any(snap.segments.get(name) for name in wanted):
         return run.finish(override_reason)
 
+    from retarget_pipeline.segments.io import read_membership
+
     session = _session(spark)
-    membership = (
-        session.read.schema(spark_schema("segment_membership")).option("basePath", str(seg_root)).parquet(*paths)
-    )
+    membership = read_membership(session, lake, snap, [n for n in wanted if n in snap.segments])
     exportable = membership.where(F.col("exportable"))
     run.validate("membership", membership)
     run.validate("exportable", exportable)

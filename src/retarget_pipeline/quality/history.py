@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from retarget_pipeline.contracts import spark_schema
+from retarget_pipeline.lake import snapshots
+from retarget_pipeline.storage import open_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -191,24 +193,12 @@ def segment_sizes(membership: DataFrame) -> dict[str, dict[str, int]]:
 
 
 def previous_segment_stats(lake: str, as_of: date, runs: int) -> dict[str, list[dict[str, Any]]]:
-    """segment -> its segment_stats rows of the latest ``runs`` builds before ``as_of`` (oldest first).
-
-    segment_stats is one small file set per build, so it is read with pyarrow, not Spark."""
-    root = Path(lake) / "segment_stats"
-    dated = []
-    for folder in root.glob("as_of=*") if root.is_dir() else []:
-        try:
-            d = date.fromisoformat(folder.name.split("=", 1)[1])
-        except ValueError:
-            continue
-        if d < as_of:
-            dated.append((d, folder))
+    """segment -> its segment_stats rows of the latest ``runs`` builds before ``as_of`` (oldest first): the
+    committed build of each earlier as-of date (small files, read with pyarrow through the storage layer)."""
     by_segment: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for d, folder in sorted(dated):
-        for part in sorted(folder.glob("*.parquet")):
-            for rec in pq.read_table(part).to_pylist():
-                rec["as_of"] = d
-                by_segment[str(rec["segment"])].append(rec)
+    for _day, rows in snapshots.stats_history(open_store(lake), before=as_of):
+        for rec in rows:
+            by_segment[str(rec["segment"])].append(rec)
     return {s: recs[-runs:] for s, recs in by_segment.items()}
 
 

@@ -19,6 +19,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retarget_pipeline.contracts import spark_schema
+from retarget_pipeline.lake import layout, snapshots
+from retarget_pipeline.lake.snapshots import new_build_id
 from retarget_pipeline.segments import io
 from retarget_pipeline.segments.attributes import compute_attributes
 from retarget_pipeline.segments.caps import FREQUENCY_CAPPED, apply_cross_segment_cap, capped_aggregate
@@ -34,6 +36,7 @@ from retarget_pipeline.segments.suppress import (
     erased_persons,
     limit_to_window,
 )
+from retarget_pipeline.storage import open_store
 
 log = logging.getLogger(__name__)
 STAT_COUNTS = (
@@ -262,7 +265,13 @@ def build_segments(
     }
     if not dry_run:
         io.sweep_leftovers(out)
+        build_id = new_build_id()
         membership = result.membership.transform(conform("segment_membership"))
-        summary["written"] = io.write_membership(membership, out, as_of, requested)
-        summary["written"].append(io.write_stats(result.stats, out, as_of))
+        built = io.write_membership(membership, out, as_of, requested, build_id)
+        stats_folder = io.write_stats(result.stats, out, as_of, build_id, snapshots.current(open_store(out), as_of))
+        snap = io.commit_build(out, as_of, build_id, built)
+        summary["build_id"] = build_id
+        summary["written"] = [
+            layout.uri(out, key) for seg in requested if (key := snap.membership_key(seg)) is not None
+        ] + [stats_folder]
     return summary

@@ -1,39 +1,30 @@
 """Reading and writing edges of the segment build (local paths or any Hadoop file system URI).
 
-Writes are atomic per partition and idempotent: the new data is written to a ``_staging-*`` folder next to
-the target, then each target partition folder is swapped with the staged one (one atomic ``renameat2``
-exchange on a local file system; delete + rename on object stores, see :meth:`_Fs.replace`). Only the
-requested ``as_of=…/segment=…`` folders (and the one ``segment_stats/as_of=…`` folder) are replaced. A killed
-build's staging folder stays behind (never read) until a later build sweeps it (:func:`sweep_leftovers`).
+A build writes new, immutable folders (``lake.layout``: ``segments/as_of=D/build=B/segment=S/`` and
+``segment_stats/as_of=D/build=B/``) and then commits them as the as-of date's current snapshot
+(:mod:`retarget_pipeline.lake.snapshots`): readers only ever read committed folders, so a build never changes
+what an export or a gate is reading, and a killed build leaves folders nobody reads (collected later).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from retarget_pipeline.contracts import spark_schema
 from retarget_pipeline.faults import crash_point
+from retarget_pipeline.lake import layout, snapshots
+from retarget_pipeline.lake.snapshots import Snapshot
 from retarget_pipeline.storage import open_store
-from retarget_pipeline.storage.base import STAGING_PREFIX
-from retarget_pipeline.storage.exchange import exchange
 from retarget_pipeline.storage.sweep import sweep_stale
 
 log = logging.getLogger(__name__)
-
-
-def _local_path(uri: str) -> str | None:
-    """The OS path of a local URI (plain path or ``file:``), else None."""
-    if uri.startswith("file:"):
-        return uri.removeprefix("file:").removeprefix("//") or None
-    return None if "://" in uri else uri
 
 
 class _Fs:
@@ -58,35 +49,13 @@ class _Fs:
     def delete(self, path: str) -> None:
         self._fs.delete(self._path(path), True)
 
-    def replace(self, staged: str, final: str) -> None:
-        """Put ``staged`` at ``final`` (``staged`` may be missing: then ``final`` is just gone). On a local
-        file system the two folders are exchanged atomically (a reader never finds ``final`` missing, even if
-        the process dies here), and a ``final`` with nothing staged first moves to the free staged path in one
-        rename (a reader, or a kill, never meets a half-deleted partition); elsewhere ``final`` is deleted, then
-        ``staged`` renamed."""
-        local, staged_local = _local_path(final), _local_path(staged)
-        if local is not None and staged_local is not None and self.exists(final):
-            if self.exists(staged):
-                if exchange(staged_local, local):
-                    self.delete(staged)  # now the old data
-                    return
-            elif os.path.isdir(os.path.dirname(staged_local)):
-                os.rename(local, staged_local)  # out of readers' sight in one step, then deleted
-                self.delete(staged)
-                return
-        self.delete(final)
-        if self.exists(staged):
-            self._fs.mkdirs(self._path(final).getParent())
-            if not self._fs.rename(self._path(staged), self._path(final)):
-                raise OSError(f"could not move {staged} to {final}")
-
 
 def event_partitions(spark: SparkSession, lake: str, first_day: date, last_day: date) -> list[str]:
     """Paths of the ``event_date=`` partitions from ``first_day`` to ``last_day`` that exist."""
-    root = f"{lake.rstrip('/')}/events"
-    wanted = {(first_day + timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)}
+    root = layout.spark_uri(lake, layout.EVENTS)
+    wanted = {first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)}
     names = _Fs(spark, root).children(root)
-    return [f"{root}/{n}" for n in names if n.startswith("event_date=") and n.removeprefix("event_date=") in wanted]
+    return [f"{root}/{n}" for n in names if (p := layout.event_partition_of(n)) is not None and p[0] in wanted]
 
 
 def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date) -> DataFrame:
@@ -97,92 +66,103 @@ def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date)
     if not paths:
         log.warning("no event partitions under %s/events for %s..%s", lake, first_day, last_day)
         return spark.createDataFrame([], schema)
-    events = spark.read.schema(schema).option("basePath", f"{lake.rstrip('/')}/events").parquet(*paths)
+    events = spark.read.schema(schema).option("basePath", layout.spark_uri(lake, layout.EVENTS)).parquet(*paths)
     return events.filter(F.col("event_date").between(F.lit(first_day), F.lit(last_day)))
 
 
 def read_erasure(spark: SparkSession, lake: str) -> DataFrame:
     """Erasure requests (schemas/erasure_request.v1.schema.json) from every file under ``<lake>/_erasure``."""
     schema = spark_schema("erasure_request")
-    root = f"{lake.rstrip('/')}/_erasure"
+    root = layout.spark_uri(lake, layout.ERASURE)
     if not _Fs(spark, root).exists(root):
         return spark.createDataFrame([], schema)
     return spark.read.schema(schema).option("recursiveFileLookup", "true").parquet(root)
 
 
-def previous_builds(spark: SparkSession, out: str, as_of: date, segments: Sequence[str]) -> dict[str, date]:
-    """For each segment, the latest as-of date before ``as_of`` with a written partition."""
-    root = f"{out.rstrip('/')}/segments"
-    fs = _Fs(spark, root)
-    found: dict[str, date] = {}
-    for name in reversed(fs.children(root)):
-        if not name.startswith("as_of="):
-            continue
-        try:
-            day = date.fromisoformat(name.removeprefix("as_of="))
-        except ValueError:
-            continue
-        if day >= as_of:
-            continue
-        present = set(fs.children(f"{root}/{name}"))
+def previous_snapshots(out: str, as_of: date, segments: Sequence[str]) -> dict[str, Snapshot]:
+    """For each segment, the committed snapshot of the newest earlier as-of date that built it."""
+    store = open_store(out)
+    found: dict[str, Snapshot] = {}
+    for day in reversed([d for d in snapshots.committed_dates(store) if d < as_of]):
+        snap = snapshots.current(store, day)
         for seg in segments:
-            if seg not in found and f"segment={seg}" in present:
-                found[seg] = day
+            if snap is not None and seg not in found and seg in snap.segments:
+                found[seg] = snap
+        if len(found) == len(segments):
+            break
     return found
+
+
+def read_membership(spark: SparkSession, lake: str, snap: Snapshot, segments: Sequence[str] | None = None) -> DataFrame:
+    """segment_membership rows (the whole contract, ``as_of`` and ``segment`` included) of ``segments`` (default:
+    all) in the committed snapshot ``snap``; a segment it lacks or that has no members gives no rows."""
+    schema = spark_schema("segment_membership")
+    in_files = T.StructType([f for f in schema.fields if f.name not in ("as_of", "segment")])
+    frames = []
+    for seg in segments if segments is not None else sorted(snap.segments):
+        key = snap.membership_key(seg) if seg in snap.segments else None
+        if key is not None:
+            rows = spark.read.schema(in_files).parquet(layout.spark_uri(lake, key))
+            frames.append(rows.withColumns({"segment": F.lit(seg), "as_of": F.lit(snap.as_of)}))
+    if not frames:
+        return spark.createDataFrame([], schema)
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union.select(*schema.fieldNames())
 
 
 def read_previous(spark: SparkSession, out: str, as_of: date, segments: Sequence[str]) -> DataFrame:
     """``person_key, segment, entered_at, expires_at`` of each segment's previous build (empty if none)."""
-    root = f"{out.rstrip('/')}/segments"
-    builds = previous_builds(spark, out, as_of, segments)
-    schema = spark_schema("segment_membership")
-    paths = [f"{root}/as_of={day.isoformat()}/segment={seg}" for seg, day in sorted(builds.items())]
-    rows = (
-        spark.read.schema(schema).option("basePath", root).parquet(*paths)
-        if paths
-        else spark.createDataFrame([], schema)
-    )
+    frames = [
+        read_membership(spark, out, snap, [seg])
+        for seg, snap in sorted(previous_snapshots(out, as_of, segments).items())
+    ]
+    rows = frames[0] if frames else spark.createDataFrame([], spark_schema("segment_membership"))
+    for frame in frames[1:]:
+        rows = rows.unionByName(frame)
     return rows.select("person_key", "segment", "entered_at", "expires_at")
 
 
 def sweep_leftovers(out: str) -> int:
-    """Remove the staging folders of killed builds under ``out`` (older than the grace period)."""
-    return sweep_stale(open_store(out), ("segments/", "segment_stats/"), stage="segments")
+    """Remove the temp folders of killed builds under ``out`` (older than the grace period)."""
+    return sweep_stale(open_store(out), (f"{layout.SEGMENTS}/", f"{layout.SEGMENT_STATS}/"), stage="segments")
 
 
-def write_membership(membership: DataFrame, out: str, as_of: date, segments: Sequence[str]) -> list[str]:
-    """Replace exactly ``<out>/segments/as_of=<as_of>/segment=<s>`` for each requested segment."""
-    root = f"{out.rstrip('/')}/segments"
-    staging = f"{root}/{STAGING_PREFIX}{as_of.isoformat()}-{uuid.uuid4().hex}"
-    fs = _Fs(membership.sparkSession, root)
-    membership.drop("as_of").write.mode("overwrite").partitionBy("segment").parquet(staging)
+def write_membership(
+    membership: DataFrame, out: str, as_of: date, segments: Sequence[str], build_id: str
+) -> dict[str, bool]:
+    """Write build ``build_id``'s membership of ``segments`` (new folders; nothing is replaced); returns, per
+    segment, whether it has members (a segment nobody qualifies for gets no folder)."""
+    folder = layout.spark_uri(out, layout.segments_build(as_of, build_id))
+    membership.drop("as_of").write.mode("errorifexists").partitionBy("segment").parquet(folder)
     crash_point("segments.staged")
-    written = []
-    for seg in segments:
-        final = f"{root}/as_of={as_of.isoformat()}/segment={seg}"
-        fs.replace(f"{staging}/segment={seg}", final)
-        written.append(final)
-        crash_point("segments.swapped_one")
-    fs.delete(staging)
-    return written
+    present = set(_Fs(membership.sparkSession, folder).children(folder))
+    return {seg: f"segment={seg}" in present for seg in segments}
 
 
-def write_stats(stats: DataFrame, out: str, as_of: date) -> str:
-    """Replace ``<out>/segment_stats/as_of=<as_of>``; rows of segments not in ``stats`` are kept."""
+def write_stats(stats: DataFrame, out: str, as_of: date, build_id: str, previous: Snapshot | None) -> str:
+    """Write build ``build_id``'s stats: the rows of ``stats`` plus, from ``previous`` (the as-of date's current
+    snapshot), the rows of segments this build did not rebuild. Returns the folder's URI."""
     spark = stats.sparkSession
-    root = f"{out.rstrip('/')}/segment_stats"
-    final = f"{root}/as_of={as_of.isoformat()}"
-    fs = _Fs(spark, root)
-    schema = spark_schema("segment_stats")
-    merged = stats
-    if fs.exists(final):
-        kept = spark.read.schema(schema).option("basePath", root).parquet(final)
+    schema = T.StructType([f for f in spark_schema("segment_stats").fields if f.name != "as_of"])
+    merged = stats.drop("as_of")
+    if previous is not None:
+        kept = spark.read.schema(schema).parquet(layout.spark_uri(out, previous.stats_key()))
         new_names = [r.segment for r in stats.select("segment").collect()]
-        merged = kept.filter(~F.col("segment").isin(new_names)).unionByName(stats)
-    staging = f"{root}/{STAGING_PREFIX}{as_of.isoformat()}-{uuid.uuid4().hex}"
-    merged.drop("as_of").coalesce(1).write.mode("overwrite").parquet(staging)
-    fs.replace(staging, final)
-    return final
+        merged = kept.filter(~F.col("segment").isin(new_names)).unionByName(merged)
+    folder = layout.spark_uri(out, layout.stats_build(as_of, build_id))
+    merged.coalesce(1).write.mode("errorifexists").parquet(folder)
+    return folder
+
+
+def commit_build(out: str, as_of: date, build_id: str, built: dict[str, bool]) -> Snapshot:
+    """Commit build ``build_id`` as ``as_of``'s current snapshot, then collect superseded builds."""
+    store = open_store(out)
+    snap = snapshots.new_snapshot(snapshots.current(store, as_of), as_of, build_id, built)
+    snapshots.commit(store, snap)
+    snapshots.collect_garbage(store, as_of)
+    return snap
 
 
 def day_range(as_of: date, days: int) -> tuple[date, date]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_PREFIX = ".tmp-"  # in-progress local writes; never listed
-STAGING_PREFIX = "_staging-"  # the segment build's Spark output, renamed into place partition by partition
+STAGING_PREFIX = "_staging-"  # staged output of a multi-file write (older segment builds used it)
 TEMP_MARKERS = (TEMP_PREFIX, STAGING_PREFIX)
 
 
