@@ -55,3 +55,70 @@ def committed_stats(out: Any, as_of: date) -> dict[str, dict[str, Any]]:
     store = open_store(str(out))
     snap = snapshots.current(store, as_of)
     return {} if snap is None else {str(r["segment"]): r for r in snapshots.read_stats(store, snap)}
+
+
+def _parquet_bytes(rows: list[dict[str, Any]], contract: str, drop: tuple[str, ...]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from retarget_pipeline.contracts import arrow_schema
+
+    schema = arrow_schema(contract)
+    for name in drop:
+        schema = schema.remove(schema.get_field_index(name))
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in r.items() if k not in drop} for r in rows], schema), sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def stats_row(as_of: date, segment: str, rows: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
+    """A segment_stats row counted from membership rows (what the build would write), overridden per test."""
+    stats: dict[str, Any] = {
+        "as_of": as_of,
+        "segment": segment,
+        "qualified": len(rows),
+        "exportable": sum(1 for r in rows if r.get("exportable")),
+        "holdout": sum(1 for r in rows if r.get("is_holdout")),
+        "consent_suppressed": sum(1 for r in rows if r.get("suppression_reason") == "consent_denied"),
+        "frequency_capped": sum(1 for r in rows if r.get("suppression_reason") == "frequency_capped"),
+        "cross_segment_capped": sum(1 for r in rows if r.get("suppression_reason") == "cross_segment_cap"),
+        "erased": 0,
+        "entered": len(rows),
+        "exited": 0,
+        "definition_hash": rows[0]["definition_hash"] if rows else "",
+    }
+    return stats | over
+
+
+def commit_build(
+    lake: Any,
+    as_of: date,
+    members: dict[str, list[dict[str, Any]]],
+    *,
+    stats: list[dict[str, Any]] | None = None,
+) -> str:
+    """Write and commit a segment build of ``as_of`` the way the Spark build does (immutable folders, manifest,
+    pointer): ``members`` maps each segment it builds to its membership rows (no rows: no members); segments of
+    the current build not named are carried over. ``stats``: the build's stats rows (default: counted).
+    ``lake``: a local folder or an s3:// URI. Returns the build id."""
+    from retarget_pipeline.lake import layout, snapshots
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(str(lake))
+    build_id = snapshots.new_build_id()
+    for segment, rows in members.items():
+        if rows:
+            rows = [{**r, "as_of": as_of, "segment": segment} for r in rows]
+            key = f"{layout.segment_build(as_of, segment, build_id)}/part-00000.parquet"
+            store.put_bytes(_parquet_bytes(rows, "segment_membership", ("as_of", "segment")), key)
+    previous = snapshots.current(store, as_of)
+    stat_rows = stats if stats is not None else [stats_row(as_of, s, rows) for s, rows in members.items()]
+    if previous is not None:
+        named = {r["segment"] for r in stat_rows}
+        stat_rows = [r for r in snapshots.read_stats(store, previous) if r["segment"] not in named] + stat_rows
+    stat_rows = [{**r, "as_of": as_of} for r in stat_rows]
+    key = f"{layout.stats_build(as_of, build_id)}/part-00000.parquet"
+    store.put_bytes(_parquet_bytes(stat_rows, "segment_stats", ("as_of",)), key)
+    snap = snapshots.new_snapshot(previous, as_of, build_id, {s: bool(r) for s, r in members.items()})
+    snapshots.commit(store, snap)
+    return build_id

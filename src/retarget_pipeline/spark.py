@@ -127,6 +127,9 @@ def get_spark(app_name: str, master: str | None = None, conf: dict[str, str] | N
     if not already_submitted and SparkContext._active_spark_context is None:
         launch = SparkConf().setAppName(app_name).setMaster(chosen or "local[*]").setAll(list(settings.items()))
         SparkContext(conf=launch, gateway=_launch_gateway(launch))
+        # Every setting is already in the context's conf: a builder with options would only warn that static
+        # settings cannot change on an existing context.
+        return SparkSession.builder.getOrCreate()
     return builder.getOrCreate()
 
 

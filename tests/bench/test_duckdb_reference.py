@@ -36,7 +36,7 @@ def test_duckdb_reference_equals_the_spark_build(spark: object, lake: Path, tmp_
     build_segments(spark, lake=str(lake), as_of=DAY, out=str(tmp_path / "ours"))  # type: ignore[arg-type]
     config = load_config()
     build_reference(lake, DAY, config, tmp_path / "ref")
-    result = compare_segments(tmp_path / "ours" / "segments" / f"as_of={DAY}", tmp_path / "ref" / "membership.parquet")
+    result = compare_segments(tmp_path / "ours", DAY, tmp_path / "ref" / "membership.parquet")
     assert result["equal"] and result["rows"] > 0
     assert result["per_segment"].get("product_viewers", 0) > 0
 
@@ -47,4 +47,4 @@ def test_duckdb_reference_equals_the_spark_build(spark: object, lake: Path, tmp_
     other = replace(config, segments={**config.segments, "high_intent": changed})
     build_reference(lake, DAY, other, tmp_path / "ref2")
     with pytest.raises(BenchError, match="differ from DuckDB"):
-        compare_segments(tmp_path / "ours" / "segments" / f"as_of={DAY}", tmp_path / "ref2" / "membership.parquet")
+        compare_segments(tmp_path / "ours", DAY, tmp_path / "ref2" / "membership.parquet")

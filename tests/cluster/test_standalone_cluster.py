@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -187,10 +188,11 @@ def _submit(master: str, lake: Path, out: Path, conf: Path) -> subprocess.Comple
 
 
 def _rows(root: Path, table: str) -> list[dict[str, Any]]:
-    """Every row of ``<root>/<table>`` (hive partition columns included), sorted: row-for-row comparable."""
-    import pyarrow.dataset as ds
+    """Every row of the committed build's ``table`` (segments or segment_stats), sorted: row-for-row comparable."""
+    from membership_rows import committed_rows, committed_stats
 
-    data = ds.dataset(root / table, format="parquet", partitioning="hive").to_table().to_pylist()
+    day = date.fromisoformat(DAY)
+    data = committed_rows(root, day) if table == "segments" else list(committed_stats(root, day).values())
     return sorted(data, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 

@@ -83,13 +83,20 @@ def built(dags: dict[str, Any], ingested: Path) -> Path:
 
 
 def test_audience_build_runs_spark_submit_and_publishes_sizes(built: Path) -> None:
-    segments = sorted(p.name for p in (built / "segments" / f"as_of={DAY}").glob("segment=*"))
-    assert segments, "spark-submit wrote no segment partitions"
-    assert list((built / "segment_stats" / f"as_of={DAY}").rglob("*.parquet"))
+    from datetime import date
+
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    snap = snapshots.current(open_store(str(built)), date.fromisoformat(DAY))
+    assert snap is not None, "spark-submit committed no segment build"
+    with_members = sorted(name for name, holder in snap.segments.items() if holder)
+    assert with_members, "the build has no members in any segment"
+    assert snapshots.read_stats(open_store(str(built)), snap)
     (extra,) = _asset_events("retarget_audiences")
-    assert extra["as_of"] == DAY
-    # Every segment gets stats; only segments with members get a partition folder.
-    assert sorted(f"segment={name}" for name, size in extra["segments"].items() if size["qualified"]) == segments
+    assert (extra["as_of"], extra["build_id"]) == (DAY, snap.build_id)  # the export will read exactly this build
+    # Every segment gets stats; only segments with members get a membership folder.
+    assert sorted(name for name, size in extra["segments"].items() if size["qualified"]) == with_members
     assert set(extra["segments"]) >= {"cart_abandoners", "product_viewers"}
     assert "audience_export" in _queued_consumers("retarget_audiences")
 
@@ -110,6 +117,8 @@ def test_audience_export_gates_then_delivers(dags: dict[str, Any], built: Path, 
     assert summary["gate"]["overridden"] is (not quality_gate_available())
     (crm,) = summary["exports"]
     assert crm["destination"] == "crm_csv" and crm["as_of"] == DAY
+    (build_event,) = _asset_events("retarget_audiences")
+    assert summary["build_id"] == crm["build_id"] == build_event["build_id"]
     # Every segment configured for crm_csv is accounted for: delivered (with a manifest on disk) or skipped
     # with a reason (e.g. a destinations.yaml segment the build did not produce).
     assert crm["segments"] or crm["skipped"]

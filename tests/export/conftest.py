@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from membership_rows import membership_row
+from membership_rows import commit_build, membership_row
 
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.matchkeys import match_keys
@@ -69,11 +69,9 @@ def day1_people() -> list[dict[str, Any]]:
     ]
 
 
-def write_membership(lake: Path, as_of: date, segment: str, people: list[dict[str, Any]]) -> None:
-    folder = lake / "segments" / f"as_of={as_of.isoformat()}" / f"segment={segment}"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [{**p, "as_of": as_of, "segment": segment} for p in people]
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("segment_membership")), folder / "part-0.parquet")
+def write_membership(lake: Path | str, as_of: date, segment: str, people: list[dict[str, Any]]) -> str:
+    """Commit a segment build of ``as_of`` holding ``segment``'s members (other segments carried over)."""
+    return commit_build(lake, as_of, {segment: people})
 
 
 def write_identity(lake: Path) -> None:

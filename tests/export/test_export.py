@@ -292,8 +292,9 @@ def test_s3_lake_and_delivery_root(lake: Path, tmp_path: Path, config: str, s3_b
     from retarget_pipeline.storage import open_store
 
     store = open_store(s3_bucket)
-    for path in lake.rglob("*.parquet"):
-        store.put_file(path, "lake/" + path.relative_to(lake).as_posix())
+    for path in lake.rglob("*"):
+        if path.is_file():  # the whole lake: Parquet files and the segment build's manifest and pointer
+            store.put_file(path, "lake/" + path.relative_to(lake).as_posix())
     run = dict(lake=f"{s3_bucket}/lake", destination="google_ads_customer_match", to=f"{s3_bucket}/out")
     first = run_export(**run, config_path=config, mode="incremental")  # type: ignore[arg-type]
     seg = first["segments"][0]
@@ -318,8 +319,9 @@ def test_explicit_segments_unconfigured_skipped_unbuilt_rejected(lake: Path, tmp
     summary = export(lake, tmp_path / "out", str(config), "google_ads_customer_match", segments=[SEGMENT])
     assert summary["segments"] == []
     assert summary["skipped"] == [{"segment": SEGMENT, "reason": "not configured for this destination"}]
-    with pytest.raises(ExportInputError, match="segment 'ghost': no membership partition"):
+    with pytest.raises(ExportInputError, match="segment 'ghost': not in segment build"):
         export(lake, tmp_path / "out", str(config), "crm_csv", segments=["ghost"])
     everything = export(lake, tmp_path / "out", str(config), "crm_csv")
     assert [s["segment"] for s in everything["segments"]] == [SEGMENT]
-    assert everything["skipped"] == [{"segment": "ghost", "reason": "no membership partition for this as_of"}]
+    (ghost,) = everything["skipped"]
+    assert ghost["segment"] == "ghost" and ghost["reason"].startswith("not in segment build ")

@@ -144,12 +144,29 @@ def _plan(**params: object) -> dict[str, object]:
     return export.plan_export(params, triggering_as_of=None, fallback_as_of="2026-11-21")
 
 
-def test_export_plan_defaults_and_validation() -> None:
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """A lake with committed segment builds of three as-of dates (RETARGET_LAKE): as_of -> build id."""
+    from membership_rows import commit_build
+
+    monkeypatch.setenv("RETARGET_LAKE", str(tmp_path / "lake"))
+    days = ("2026-11-02", "2026-11-19", "2026-11-20", "2026-11-21")
+    return {day: commit_build(tmp_path / "lake", date.fromisoformat(day), {"cart": []}) for day in days}
+
+
+def test_export_plan_defaults_and_validation(built: dict[str, str]) -> None:
     plan = _plan()
     assert plan["as_of"] == "2026-11-21" and plan["mode"] == "full" and plan["dry_run"] is False
     assert plan["destinations"] == sorted(export.destination_names())  # default: every configured one
     assert _plan(destinations="crm_csv")["destinations"] == ["crm_csv"]
     assert _plan(as_of="2026-11-02")["as_of"] == "2026-11-02"
+    assert _plan(as_of="2026-11-02")["build_id"] == built["2026-11-02"]  # manual: the current build, fixed here
+    with pytest.raises(ValueError, match="param as_of"):
+        _plan(as_of="2026-13-01")
+    from retarget_pipeline.errors import PermanentError
+
+    with pytest.raises(PermanentError, match="no committed segment build for as_of=2026-10-01"):
+        _plan(as_of="2026-10-01")
     with pytest.raises(ValueError, match="unknown"):
         _plan(destinations=["myspace"])
     with pytest.raises(ValueError, match="param mode"):
@@ -158,13 +175,39 @@ def test_export_plan_defaults_and_validation() -> None:
         _plan(gate_override=True)
 
 
-def test_triggering_build_date_wins_over_the_run_date() -> None:
-    events = [SimpleNamespace(extra={"as_of": "2026-11-19"}), SimpleNamespace(extra={"as_of": "2026-11-20"})]
-    triggered = export.as_of_from_asset_events(events)
-    assert export.plan_export({}, triggering_as_of=triggered, fallback_as_of="2026-11-22")["as_of"] == "2026-11-20"
+def test_triggering_build_wins_over_the_run_date(built: dict[str, str], tmp_path: Path) -> None:
+    from membership_rows import commit_build
+
+    events = [
+        SimpleNamespace(extra={"as_of": "2026-11-19", "build_id": built["2026-11-19"]}),
+        SimpleNamespace(extra={"as_of": "2026-11-20", "build_id": built["2026-11-20"]}),
+    ]
+    as_of, build_id = export.build_from_asset_events(events)
+    assert (as_of, build_id) == ("2026-11-20", built["2026-11-20"])
+    newer = commit_build(tmp_path / "lake", date(2026, 11, 20), {"cart": []})  # a later build of the same day
+    plan = export.plan_export({}, triggering_as_of=as_of, triggering_build=build_id, fallback_as_of="2026-11-22")
+    assert (plan["as_of"], plan["build_id"]) == ("2026-11-20", built["2026-11-20"])  # the build the event named
+    manual = export.plan_export({"as_of": "2026-11-20"}, triggering_as_of=None, fallback_as_of=None)
+    assert manual["build_id"] == newer
+    assert export.build_from_asset_events([]) == (None, None)
 
 
-def test_unavailable_gate_blocks_unless_overridden_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_collected_named_build_fails_fast_and_says_why(built: dict[str, str], tmp_path: Path) -> None:
+    from membership_rows import commit_build
+
+    from retarget_pipeline.errors import PermanentError
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.storage import open_store
+
+    commit_build(tmp_path / "lake", date(2026, 11, 20), {"cart": []})
+    assert snapshots.collect_garbage(open_store(str(tmp_path / "lake")), date(2026, 11, 20), keep=timedelta(0)) == 1
+    with pytest.raises(PermanentError, match=r"replaced it; that build's own export run ships it"):
+        export.plan_export({}, triggering_as_of="2026-11-20", triggering_build=built["2026-11-20"], fallback_as_of=None)
+
+
+def test_unavailable_gate_blocks_unless_overridden_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, built: dict[str, str]
+) -> None:
     monkeypatch.setattr(export, "quality_gate_available", lambda: False)
     with pytest.raises(export.GateFailedError, match="Exports blocked"):
         export.run_quality_gate(_plan())
@@ -173,7 +216,9 @@ def test_unavailable_gate_blocks_unless_overridden_with_a_reason(monkeypatch: py
     assert result["overridden"] is True and result["override_reason"] == "vendor outage, approved by J."
 
 
-def test_run_summary_is_written_next_to_the_deliveries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_run_summary_is_written_next_to_the_deliveries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, built: dict[str, str]
+) -> None:
     monkeypatch.setenv("RETARGET_DELIVERY_ROOT", str(tmp_path))
     plan = _plan()
     exports = [{"destination": "crm_csv", "segments": [{"segment": "a", "files_count": 1}]}]

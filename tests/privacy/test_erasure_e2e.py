@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from membership_rows import committed_rows
 
 from retarget_pipeline.cli import main as retarget_main
 from retarget_pipeline.export.build import run_export
@@ -175,7 +176,7 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
     assert (first["lines_read"], first["valid"], first["quarantined"], first["erased"]) == (10, 9, 1, 0)
     build_and_export(spark, w)
     tokens = erin_tokens()
-    members = rows(lake, "segments")
+    members = committed_rows(lake, AS_OF)
     assert len(members) == 4
     erin_person = next(m["person_key"] for m in members if ERIN_COOKIES[0] in m["anonymous_ids"])
     erin = next(m for m in members if m["person_key"] == erin_person)
@@ -217,7 +218,7 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
         "ck-hal-0003",
     ]
     assert len(rows(lake, "identity/match_keys")) == 3
-    assert sorted(c for m in rows(lake, "segments") for c in m["anonymous_ids"]) == [
+    assert sorted(c for m in committed_rows(lake, AS_OF) for c in m["anonymous_ids"]) == [
         "ck-finn-0001",
         "ck-gia-0002",
         "ck-hal-0003",
@@ -244,7 +245,7 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
     assert len(rows(lake, "events")) == 5
     # New build + export: Erin absent, the others delivered.
     build_and_export(spark, w)
-    assert len(rows(lake, "segments")) == 3
+    assert len(committed_rows(lake, AS_OF)) == 3
     assert_erin_gone(w, tokens, capsys, caplog)
 
 

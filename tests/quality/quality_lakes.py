@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from membership_rows import commit_build
 
 from retarget_pipeline.contracts import arrow_schema
 
@@ -114,8 +115,8 @@ def member(segment: str, seed: str, **overrides: Any) -> dict[str, Any]:
 
 
 def write_members(lake: Path, segment: str, rows: list[dict[str, Any]]) -> None:
-    folder = lake / "segments" / f"as_of={AS_OF.isoformat()}" / f"segment={segment}"
-    write_table(folder, "segment_membership", rows, drop=("as_of", "segment"))
+    """Commit a build of AS_OF with ``segment``'s rows (segments of earlier calls are carried over)."""
+    commit_build(lake, AS_OF, {segment: rows})
 
 
 def match_key_rows(seed: str) -> list[dict[str, Any]]:
@@ -158,7 +159,7 @@ def write_stats_history(lake: Path, exportable: dict[str, list[int]]) -> None:
                     "definition_hash": hex64(segment),
                 }
             )
-        write_table(lake / "segment_stats" / f"as_of={day.isoformat()}", "segment_stats", rows, drop=("as_of",))
+        commit_build(lake, day, {segment: [] for segment in exportable}, stats=rows)
 
 
 def write_ledger(lake: Path, rows: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from membership_rows import commit_build
 
 from retarget_pipeline.cli import main
 from retarget_pipeline.quality.results import GateRun, QualityGateFailed, synthetic_finding
@@ -85,8 +86,14 @@ def test_cli_audiences_needs_as_of(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_orchestration_adapter_returns_a_small_summary(tmp_path: Path) -> None:
     from retarget_pipeline.quality.gate import run_gate
 
-    summary = run_gate(lake=str(tmp_path), as_of="2026-11-20", segments=["cart"])
+    summary = run_gate(lake=str(tmp_path), as_of="2026-11-20", segments=["cart"])  # no build committed at all
     assert (summary["status"], summary["passed"]) == ("failed", False)
+    assert summary["checks"] == [
+        'audiences.-: partition_exists [partition_exists] observed {"missing": "as_of=2026-11-20"}, '
+        'expected {"exists": true}'
+    ]
+    commit_build(tmp_path, date(2026, 11, 20), {"browsers": []})  # a build without the segment asked for
+    summary = run_gate(lake=str(tmp_path), as_of="2026-11-20", segments=["cart"])
     assert summary["checks"] == [
         'audiences.-: partition_exists [partition_exists] observed {"missing": "as_of=2026-11-20/segment=cart"}, '
         'expected {"exists": true}'

@@ -248,16 +248,14 @@ def write_export_lake(lake: Path, days: dict[Any, list[dict[str, Any]]], segment
     from datetime import UTC, datetime
 
     import pyarrow.parquet as pq
+    from membership_rows import commit_build
 
     from retarget_pipeline.contracts import arrow_schema
     from retarget_pipeline.matchkeys import match_keys
 
     subjects: set[str] = set()
     for day, people in days.items():
-        folder = lake / "segments" / f"as_of={day.isoformat()}" / f"segment={segment}"
-        folder.mkdir(parents=True, exist_ok=True)
-        rows = [{**p, "as_of": day, "segment": segment} for p in people]
-        pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("segment_membership")), folder / "part-0.parquet")
+        commit_build(lake, day, {segment: people})
         subjects.update(k for p in people for k in p["email_keys"])
     seen = datetime(2026, 2, 1, tzinfo=UTC)
     keys = [

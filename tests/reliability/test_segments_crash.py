@@ -1,7 +1,7 @@
-"""Segment build (Spark, run as ``retarget segments build`` processes): a SIGKILL between staging and swap, or
-in the middle of the swap, leaves every as-of/segment partition complete (the previous output intact), the
-re-run gives the same rows (and sweeps the killed build's staging folder), and a hostile category value in the
-config is a literal, never SQL."""
+"""Segment build (Spark, run as ``retarget segments build`` processes): a SIGKILL after its membership folders
+are written, or after its manifest but before the pointer, leaves the previous committed build exactly what
+readers see; the re-run commits the same rows and collects the killed build's folders; a hostile category value
+in the config is a literal, never SQL."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reliability_helpers import SIGKILLED, cli, leftovers, table, visible_files
+from membership_rows import committed_rows, committed_stats
+from reliability_helpers import SIGKILLED, cli, leftovers, visible_files
 
 from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.lake import snapshots
+from retarget_pipeline.storage import open_store
 from retarget_pipeline.storage.sweep import STALE_ENV
 
 AS_OF = date(2026, 11, 20)
@@ -86,13 +89,18 @@ def build(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
 
 
 def files(out: Path) -> dict[str, str]:
-    return visible_files(out / "segments")
+    return visible_files(out / "segments") | visible_files(out / "segment_stats")
 
 
 def membership(out: Path) -> list[tuple[str, tuple[str, ...], bool]]:
     """(segment, anonymous_ids, exportable) per member of the as-of date, as a reader sees them."""
-    t = table(out / "segments" / f"as_of={AS_OF.isoformat()}")
-    return sorted((r["segment"], tuple(r["anonymous_ids"]), r["exportable"]) for r in t.to_pylist())
+    return sorted((r["segment"], tuple(r["anonymous_ids"]), r["exportable"]) for r in committed_rows(out, AS_OF))
+
+
+def committed(out: Path) -> snapshots.Snapshot:
+    snap = snapshots.current(open_store(str(out)), AS_OF)
+    assert snap is not None
+    return snap
 
 
 def test_hostile_category_is_a_literal(build: dict[str, Any]) -> None:
@@ -104,29 +112,32 @@ def test_hostile_category_is_a_literal(build: dict[str, Any]) -> None:
     ]
 
 
-# One killed Spark process per point costs ~1 min here; "segments.staged" (killed before any swap: the whole
-# previous output byte-identical) runs with RETARGET_SLOW_TESTS=1. "segments.swapped_one" covers both states:
-# the first segment already swapped, the second still the previous build's files.
-POINTS = ["segments.swapped_one"] + (["segments.staged"] if os.environ.get("RETARGET_SLOW_TESTS") else [])
+# One killed Spark process per point costs ~1 min here; "segments.staged" (killed with the membership written,
+# before stats and manifest) runs with RETARGET_SLOW_TESTS=1. "segments.manifest_written" is the last moment
+# before the commit: everything of the new build is written, only the pointer is missing.
+POINTS = ["segments.manifest_written"] + (["segments.staged"] if os.environ.get("RETARGET_SLOW_TESTS") else [])
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_sigkill_during_write_keeps_complete_partitions(
+def test_sigkill_before_the_commit_keeps_the_previous_build(
     point: str, build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = build["out"]
+    before, before_files = committed(out), files(out)
     killed = cli(*build["args"], env=build["env"], crash_at=point)
     assert killed.returncode == SIGKILLED, killed.stderr[-3000:]
-    assert membership(out) == build["clean"]  # every segment partition complete: old or new, never half
-    before, now = build["files"], files(out)
-    untouched = "hostile_category" if point == "segments.swapped_one" else ""
-    assert {k: v for k, v in now.items() if untouched in k} == {k: v for k, v in before.items() if untouched in k}
-    if point == "segments.swapped_one":  # the first segment was replaced (new part-file names)
-        assert {k for k in now if "segment=viewers" in k}.isdisjoint(before)
-    assert any(p.name.startswith("_staging-") for p in (out / "segments").iterdir())  # left over, never read
-    monkeypatch.setenv(STALE_ENV, "0")  # no grace period: the killed build's staging folder goes
-    build["again"]()  # the next run, no hook: same rows
+    assert committed(out) == before  # the pointer never moved
     assert membership(out) == build["clean"]
+    now = files(out)
+    assert {k: now[k] for k in before_files} == before_files  # nothing a reader reads was touched
+    assert set(now) > set(before_files)  # the killed build's folders: written, never read
+    monkeypatch.setenv(STALE_ENV, "0")  # no grace periods: temp folders and superseded builds go at once
+    monkeypatch.setenv(snapshots.RETENTION_ENV, "0")
+    build["again"]()  # the next run, no hook: same rows
+    after = committed(out)
+    assert after.build_id != before.build_id and membership(out) == build["clean"]
+    live = after.referenced_builds()
+    assert {k.split("build=")[1].split("/")[0] for k in files(out) if "build=" in k} == live  # the rest collected
     assert leftovers(out) == []
-    stats = table(out / "segment_stats").to_pylist()
-    assert sorted((r["segment"], r["qualified"]) for r in stats) == [("hostile_category", 1), ("viewers", 3)]
+    stats = committed_stats(out, AS_OF)
+    assert sorted((s, r["qualified"]) for s, r in stats.items()) == [("hostile_category", 1), ("viewers", 3)]

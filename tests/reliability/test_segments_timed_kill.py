@@ -1,10 +1,11 @@
 """Segment build SIGKILLed at moments picked by watching it, not at crash points: the whole process group (the
 ``retarget segments build`` process, its driver JVM and anything else it started) is killed (a) as soon as Spark
-has started its first job (seen in the event log) and (b) as soon as the build's staging folder appears (it is
-writing its output). A reader polls the output all along and must only ever find, per as-of/segment partition
-(and for the stats partition), the previous build's complete rows or the new build's complete rows. The next
-build, run right away (the killed build's staging folder is younger than the sweep's grace period, so it stays),
-gives exactly the rows of an uninterrupted build; a later sweep removes the leftovers and nothing else."""
+has started its first job (seen in the event log) and (b) as soon as the build's own output folder appears (it
+is writing its membership). A reader polls the as-of date all along, as every reader does (the committed pointer,
+then the folders it names), and must only ever find the previous build's complete rows or the new build's
+complete rows, for every segment and for the stats. The next build, run right away, gives exactly the rows of an
+uninterrupted build; the killed build's folders are never read and are collected once superseded builds expire,
+and nothing else is."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from reliability_helpers import SIGKILLED, ProcessGroup, cli_ok, leftovers, visible_files
 
-from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.faults import ENV as CRASH_ENV
 from retarget_pipeline.faults import HOLD_ENV
+from retarget_pipeline.lake import snapshots
 from retarget_pipeline.segments.definitions import load_config
-from retarget_pipeline.storage.base import STAGING_PREFIX
+from retarget_pipeline.storage import open_store
 from retarget_pipeline.storage.sweep import STALE_ENV
 
 pytestmark = pytest.mark.slow
@@ -89,10 +89,15 @@ SEGMENTS = tuple(load_config(None).segments)  # config/segments.yaml
 
 
 def snapshot(out: Path) -> dict[Key, Rows | None]:
-    day = out / "segments" / f"as_of={DAY}"
-    names = {p.name for p in day.glob("segment=*")} | {f"segment={n}" for n in SEGMENTS}
-    view = {name: read_partition(day / name) for name in sorted(names)}
-    view["segment_stats"] = read_partition(out / "segment_stats" / f"as_of={DAY}")
+    """What a reader of the as-of date sees: the committed pointer, then each folder it names."""
+    snap = snapshots.current(open_store(str(out)), DAY)
+    if snap is None:
+        return {}
+    view: dict[Key, Rows | None] = {}
+    for name in sorted(set(snap.segments) | set(SEGMENTS)):
+        key = snap.membership_key(name) if name in snap.segments else None
+        view[f"segment={name}"] = read_partition(out / key) if key else None
+    view["segment_stats"] = read_partition(out / snap.stats_key())
     return view
 
 
@@ -157,24 +162,12 @@ def reader_factory() -> Iterator[Callable[[Path], Reader]]:
 # ---- the previous build ----------------------------------------------------------------------------------------
 
 
-def write_previous_build(out: Path) -> None:
+def write_previous_build(out: Path) -> str:
     """A complete earlier build of the same as-of date, different rows: two people per configured segment."""
-    from membership_rows import membership_row
+    from membership_rows import commit_build, membership_row
 
-    day = out / "segments" / f"as_of={DAY}"
-    member_schema = pa.schema([f for f in arrow_schema("segment_membership") if f.name not in ("as_of", "segment")])
-    for name in SEGMENTS:
-        rows = [membership_row(f"old-{name}-{i}", definition_hash="old") for i in (1, 2)]
-        (day / f"segment={name}").mkdir(parents=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=member_schema), day / f"segment={name}" / "part-0.parquet")
-    stats_schema = pa.schema([f for f in arrow_schema("segment_stats") if f.name != "as_of"])
-    stats = [
-        {f.name: name if f.name == "segment" else "old" if f.name == "definition_hash" else 2 for f in stats_schema}
-        for name in SEGMENTS
-    ]
-    folder = out / "segment_stats" / f"as_of={DAY}"
-    folder.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(stats, schema=stats_schema), folder / "part-0.parquet")
+    members = {name: [membership_row(f"old-{name}-{i}", definition_hash="old") for i in (1, 2)] for name in SEGMENTS}
+    return commit_build(out, DAY, members)
 
 
 # ---- the test ---------------------------------------------------------------------------------------------------
@@ -193,11 +186,10 @@ def test_sigkill_of_the_process_group_at_observed_moments_then_rerun(
     spark: Any, lake: Path, reader_factory: Callable[[Path], Reader], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from retarget_pipeline.segments.build import build_segments
-    from retarget_pipeline.segments.io import sweep_leftovers
 
     out, events = tmp_path / "out", tmp_path / "spark-events"
     events.mkdir()
-    write_previous_build(out)
+    previous_build = write_previous_build(out)
     previous, previous_files = snapshot(out), visible_files(out)
     assert all(previous.values())
     conf = tmp_path / "spark.conf"
@@ -235,23 +227,27 @@ def test_sigkill_of_the_process_group_at_observed_moments_then_rerun(
         assert "java" in {name for _, name in members}, members  # the driver JVM was up, and went with the group
         assert visible_files(out) == previous_files
 
-        # (b) The staging folder appeared: the build is writing its output (then swaps it in, partition by partition).
-        staging = out / "segments"
+        # (b) Its own build folder appeared: the build is writing its membership (then stats, then the commit).
+        day = out / "segments" / f"as_of={DAY}"
+
+        def writing() -> bool:
+            return any(p.name != f"build={previous_build}" for p in day.glob("build=*"))
+
         with ProcessGroup(command, env, tmp_path / "build-b.log") as build:
-            assert build.wait_for(lambda: any(staging.glob(f"{STAGING_PREFIX}*"))), f"no staging:\n{build.tail()}"
+            assert build.wait_for(writing), f"no build folder:\n{build.tail()}"
             build.kill()
         assert build.proc.returncode == SIGKILLED, build.tail()
-        reader.look()  # right after the kill: every partition still complete, old or new
-        left = leftovers(out)
-        assert left and all(Path(p).name.startswith(STAGING_PREFIX) for p in left), left
+        reader.look()  # right after the kill: still the previous build, complete
+        (killed,) = {p.name.removeprefix("build=") for p in day.glob("build=*")} - {previous_build}
     finally:
         referee.join(timeout=600)
     assert "rows" in reference, reference.get("error")
     new = reference["rows"]
     assert new != previous
 
-    # The next build, uninterrupted, with the killed build's staging folder still there (not yet stale).
+    # The next build, uninterrupted, with the killed build's folder still there (superseded builds are kept a while).
     monkeypatch.delenv(STALE_ENV, raising=False)
+    monkeypatch.delenv(snapshots.RETENTION_ENV, raising=False)
     build_segments(spark, lake=str(lake), as_of=DAY, out=str(out))
     reader.stop()
     reader.look()
@@ -263,7 +259,12 @@ def test_sigkill_of_the_process_group_at_observed_moments_then_rerun(
     assert {key: seen[-1] for key, seen in states.items()} == dict.fromkeys(new, "new")
     assert snapshot(out) == new  # row for row what the uninterrupted build wrote
     assert reader.polls > 10, "the reader hardly ran"
-    assert leftovers(out) == left  # kept for the grace period, never read; then the sweep takes them, and only them
-    monkeypatch.setenv(STALE_ENV, "0")
-    assert sweep_leftovers(str(out)) == len(left)
-    assert leftovers(out) == [] and snapshot(out) == new
+    store = open_store(str(out))
+    current = snapshots.current(store, DAY)
+    assert current is not None
+    kept = {p.name.removeprefix("build=") for p in (out / "segments" / f"as_of={DAY}").glob("build=*")}
+    assert kept == {previous_build, killed, current.build_id}  # superseded and killed: kept a while, never read
+    assert snapshots.collect_garbage(store, DAY, keep=timedelta(0)) == 2  # then collected, and only they
+    kept = {p.name.removeprefix("build=") for p in (out / "segments" / f"as_of={DAY}").glob("build=*")}
+    assert kept == {current.build_id} and snapshot(out) == new
+    assert leftovers(out) == []

@@ -89,7 +89,7 @@ def _last_json(text: str) -> dict[str, Any]:
         return {}
 
 
-def compare_segments(lake: Path, as_of: str, reference_file: Path) -> dict[str, Any]:
+def compare_segments(lake: Path, as_of: str | date, reference_file: Path) -> dict[str, Any]:
     """Set equality of ``(segment, person_key, is_holdout)`` between the committed build of ``as_of`` and the
     reference; raises :class:`BenchError` on a difference."""
     import duckdb
@@ -98,7 +98,7 @@ def compare_segments(lake: Path, as_of: str, reference_file: Path) -> dict[str, 
     from retarget_pipeline.storage import open_store
 
     store = open_store(str(lake))
-    snap = snapshots.resolve(store, date.fromisoformat(as_of))
+    snap = snapshots.resolve(store, as_of if isinstance(as_of, date) else date.fromisoformat(as_of))
     table = snapshots.read_membership(store, snap, columns=["person_key", "is_holdout"])
     ours = set(zip(*(table[c].to_pylist() for c in ("segment", "person_key", "is_holdout")), strict=True))
     con = duckdb.connect()

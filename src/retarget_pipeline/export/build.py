@@ -137,22 +137,24 @@ def export_segment(
 
 
 def _targets(
-    config: dict[str, dict[str, DestinationConfig]], destination: str, wanted: list[str] | None, built: list[str]
+    config: dict[str, dict[str, DestinationConfig]], destination: str, wanted: list[str] | None, snap: Snapshot
 ) -> tuple[list[DestinationConfig], list[dict[str, str]]]:
     configured = sorted(s for s, dests in config.items() if destination in dests)
-    skipped: list[dict[str, str]] = []
+    built = set(available_segments(snap))
+
+    def why(segment: str) -> str:
+        if segment in snap.segments:
+            return f"no members in segment build {snap.build_id}"
+        return f"not in segment build {snap.build_id} of this as_of (not a configured segment when it was built)"
+
     if wanted is None:
-        skipped = [
-            {"segment": s, "reason": "no membership partition for this as_of (no members)"}
-            for s in configured
-            if s not in built
-        ]
+        skipped = [{"segment": s, "reason": why(s)} for s in configured if s not in built]
         return [config[s][destination] for s in configured if s in built], skipped
     # A segment list is often shared by every destination of a run: one not configured here is skipped, not fatal.
     skipped = [{"segment": s, "reason": "not configured for this destination"} for s in wanted if s not in configured]
     for segment in wanted:
         if segment in configured and segment not in built:
-            raise ExportInputError(f"segment {segment!r}: no membership partition for this as_of (no members)")
+            raise ExportInputError(f"segment {segment!r}: {why(segment)}")
     return [config[s][destination] for s in wanted if s in configured], skipped
 
 
@@ -182,7 +184,7 @@ def run_export(
             raise ExportInputError(f"{lake_store.describe(lake_layout.SEGMENTS)}/: no committed segment build")
         as_of = dates[-1]
     snap = snapshots.resolve(lake_store, as_of, build_id)
-    targets, skipped = _targets(config, destination, segments, available_segments(snap))
+    targets, skipped = _targets(config, destination, segments, snap)
     if not dry_run:  # leftovers of killed runs: temp folders anywhere, this destination's unfinished deliveries
 
         def unfinished() -> list[TempEntry]:

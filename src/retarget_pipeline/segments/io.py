@@ -71,12 +71,19 @@ def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date)
 
 
 def read_erasure(spark: SparkSession, lake: str) -> DataFrame:
-    """Erasure requests (schemas/erasure_request.v1.schema.json) from every file under ``<lake>/_erasure``."""
+    """Erasure requests (schemas/erasure_request.v1.schema.json) from every Parquet file under ``<lake>/_erasure``.
+
+    The files are listed through the storage layer and handed to Spark by name: Spark's own listing would treat
+    the ``_erasure`` folder itself as hidden (a leading underscore) and warn that it ignored it."""
     schema = spark_schema("erasure_request")
-    root = layout.spark_uri(lake, layout.ERASURE)
-    if not _Fs(spark, root).exists(root):
+    keys = [
+        i.key
+        for i in open_store(lake).list(f"{layout.ERASURE}/")
+        if i.key.endswith(".parquet") and not i.key.rsplit("/", 1)[-1].startswith((".", "_"))
+    ]
+    if not keys:
         return spark.createDataFrame([], schema)
-    return spark.read.schema(schema).option("recursiveFileLookup", "true").parquet(root)
+    return spark.read.schema(schema).parquet(*[layout.spark_uri(lake, k) for k in keys])
 
 
 def previous_snapshots(out: str, as_of: date, segments: Sequence[str]) -> dict[str, Snapshot]:
