@@ -267,6 +267,12 @@ def collect_garbage(store: Store, as_of: date, *, keep: timedelta | None = None,
             build = _build_of(info.key, as_of)
             if build is not None and build not in live:
                 newest[build] = max(newest.get(build, info.mtime), info.mtime)
+        # A local build killed early may have left folders without a file yet (object stores have no folders).
+        folder = store.local_path(prefix.rstrip("/"))
+        for path in folder.glob("build=*") if folder is not None and folder.is_dir() else []:
+            build = path.name.removeprefix("build=")
+            if _BUILD_ID.match(build) and build not in live and build not in newest:
+                newest[build] = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     deleted = 0
     for build, mtime in sorted(newest.items()):
         if keep and mtime > cutoff:

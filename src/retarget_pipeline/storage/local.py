@@ -101,9 +101,13 @@ class LocalStore(Store):
         self._path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; a prefix ending in ``/`` names a folder, which goes entirely
+        (with any empty sub-folders and temp files a killed writer left in it)."""
         objects = self.list(prefix)
         for info in objects:
             self.delete(info.key)
+        if prefix.endswith("/") and prefix.strip("/"):
+            shutil.rmtree(self._path(prefix.rstrip("/")), ignore_errors=True)
         # Remove folders left empty under the prefix (deepest first), never the root itself.
         dirs = {(self.root / info.key).parent for info in objects}
         for folder in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
