@@ -29,7 +29,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(RUN)/python
 export PYSPARK_DRIVER_PYTHON := $(RUN)/python
 
-.PHONY: help java install check lint typecheck test demo bench clean
+.PHONY: help java install check lint typecheck test demo ui bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: install ## run the whole test suite
 
 demo: install ## generate a sample day of pixel logs and run the pipeline end to end through Airflow
 	$(RUN)/python $(ROOT)/scripts/demo.py
+
+ui: install ## start Airflow's UI on 127.0.0.1:8080: our DAGs and downloads page (after make demo: its runs)
+	$(RUN)/python $(ROOT)/scripts/ui.py $(UI_ARGS)
 
 bench: install ## benchmark every stage against its reference (BENCH_ARGS="--events 1000000")
 	$(RUN)/retarget bench $(BENCH_ARGS)

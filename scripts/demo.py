@@ -224,7 +224,7 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
     build = (results.get("build") or {}).get("build_id")
     print(f"segments      {lake}/segments/as_of={day}/  (build {build}; stats: {lake}/segment_stats/)")
     print(f"deliveries    {deliveries}  (run records: {deliveries}/_runs/)")
-    print(f"airflow       {os.environ['AIRFLOW_HOME']}  (UI: `airflow standalone` with the same AIRFLOW_HOME)")
+    print(f"airflow       {os.environ['AIRFLOW_HOME']}  (UI with these runs and deliveries: `make ui`)")
     print_delivered_files(deliveries)
 
 
@@ -246,7 +246,7 @@ def print_delivered_files(deliveries: str) -> None:
             f"  .venv/bin/retarget audiences download {example.segment} --destination {example.destination}"
             " --to ./downloads   (checks every file's SHA-256 against the manifest)"
         )
-    print("  or the Airflow UI page /audiences (`airflow standalone` with the same AIRFLOW_HOME)")
+    print("  or the Airflow UI's Audience downloads page: `make ui`, then http://127.0.0.1:8080/audiences/")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # The JVM's log4j2 configuration: WARN and above, one parseable line per record (see the file).
 LOG4J2_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
-_JAVA_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
+JAVA_OPTIONS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
 
 
 def default_driver_memory() -> str:
@@ -57,8 +57,8 @@ SMALL_MACHINE_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.extraJavaOptions": _JAVA_OPTIONS,
-    "spark.executor.extraJavaOptions": _JAVA_OPTIONS,
+    "spark.driver.extraJavaOptions": JAVA_OPTIONS,
+    "spark.executor.extraJavaOptions": JAVA_OPTIONS,
 }
 
 # Driver settings that only take effect when the driver JVM starts: spark-submit must be given them (the DAG's

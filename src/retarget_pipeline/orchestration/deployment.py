@@ -34,6 +34,7 @@ from pathlib import Path
 from retarget_pipeline.config import project_root
 
 COMPONENTS: tuple[str, ...] = ("scheduler", "dag-processor", "api-server")
+CELERY_WORKER = "celery worker"  # the extra component of a CeleryExecutor deployment
 DEFAULT_PORT = 8080
 ADMIN_USER = "admin"
 
@@ -45,12 +46,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def airflow_settings(
-    home: Path, *, port: int, executor: str = "LocalExecutor", db_url: str | None = None, parallelism: int = 4
+    home: Path,
+    *,
+    port: int,
+    executor: str = "LocalExecutor",
+    db_url: str | None = None,
+    parallelism: int = 4,
+    broker_url: str | None = None,
 ) -> dict[str, dict[str, str]]:
-    """The ``airflow.cfg`` sections this project sets (everything else keeps Airflow's defaults)."""
+    """The ``airflow.cfg`` sections this project sets (everything else keeps Airflow's defaults).
+
+    ``broker_url`` (CeleryExecutor): the Celery broker, e.g. ``redis://127.0.0.1:6379/0``; task results go to
+    the metadata DB (``db+<sql_alchemy_conn>``)."""
     root = project_root()
     base_url = f"http://127.0.0.1:{port}"
+    db = db_url or f"sqlite:///{home / 'airflow.db'}"
+    celery = (
+        {"celery": {"broker_url": broker_url, "result_backend": f"db+{db}", "worker_concurrency": str(parallelism)}}
+        if broker_url
+        else {}
+    )
     return {
         "core": {
             "dags_folder": str(root / "dags"),
@@ -62,14 +87,20 @@ def airflow_settings(
             "simple_auth_manager_users": f"{ADMIN_USER}:admin",
             "simple_auth_manager_passwords_file": str(home / "simple_auth_manager_passwords.json"),
         },
-        "database": {"sql_alchemy_conn": db_url or f"sqlite:///{home / 'airflow.db'}"},
+        "database": {"sql_alchemy_conn": db},
         "api": {"host": "127.0.0.1", "port": str(port), "base_url": base_url, "workers": "1"},
         "logging": {"base_log_folder": str(home / "logs")},
+        **celery,
     }
 
 
 def write_airflow_cfg(
-    home: Path, *, port: int = DEFAULT_PORT, executor: str = "LocalExecutor", db_url: str | None = None
+    home: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    executor: str = "LocalExecutor",
+    db_url: str | None = None,
+    broker_url: str | None = None,
 ) -> Path:
     """Write (or update) ``home/airflow.cfg`` with :func:`airflow_settings`; keeps every other setting and the
     generated secrets of an earlier call. The file holds secrets: it is created readable by its owner only."""
@@ -78,7 +109,8 @@ def write_airflow_cfg(
     cfg = configparser.ConfigParser(interpolation=None)
     if path.exists():
         cfg.read(path, encoding="utf-8")
-    for section, values in airflow_settings(home, port=port, executor=executor, db_url=db_url).items():
+    settings = airflow_settings(home, port=port, executor=executor, db_url=db_url, broker_url=broker_url)
+    for section, values in settings.items():
         if not cfg.has_section(section):
             cfg.add_section(section)
         for key, value in values.items():
@@ -108,8 +140,12 @@ def admin_password(home: Path) -> str:
 
 def component_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment the components (and so every task process) run with: this interpreter's ``bin`` first on
-    ``PATH`` (``airflow``, ``spark-submit``), ``AIRFLOW_HOME``, no ``AIRFLOW__*`` override of what the file sets."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    ``PATH`` (``airflow``, ``spark-submit``), ``AIRFLOW_HOME``, and no ``AIRFLOW__<SECTION>__<KEY>`` variable for
+    a setting ``home/airflow.cfg`` holds (a variable would silently win over the file); then ``extra``."""
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(home / "airflow.cfg", encoding="utf-8")
+    in_file = {f"AIRFLOW__{section.upper()}__{key.upper()}" for section in cfg.sections() for key in cfg[section]}
+    env = {k: v for k, v in os.environ.items() if k not in in_file}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     env["AIRFLOW_HOME"] = str(home)
