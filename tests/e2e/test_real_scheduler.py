@@ -107,6 +107,8 @@ def inputs() -> Iterator[dict[str, Any]]:
 def _deployed(root: Path, landing: Path, executor: str, broker_url: str | None = None) -> Iterator[dict[str, Any]]:
     """Our workspace under ``root`` and a running Airflow (the scheduler, DAG processor, API server, plus a Celery
     worker with the CeleryExecutor), logged in through the REST API, our DAGs parsed; stopped afterwards."""
+    shutil.copytree(landing, root / "landing")  # the workspace's own landing folder (RETARGET_LANDING)
+    landing = root / "landing"
     home = root / "airflow"
     port = deployment.free_port()
     deployment.write_airflow_cfg(home, port=port, executor=executor, broker_url=broker_url)
@@ -187,6 +189,9 @@ def run_the_chain(airflow: dict[str, Any]) -> None:
         summary = api.xcom("audience_export", export["dag_run_id"], "record_summary")
         if summary["as_of"] == DAY:
             assert summary["build_id"] in builds_of_day and summary["gate"]["status"] == "passed"
+    for ingest_run in api.runs("pixel_ingest"):  # the manual run and the scheduled one Airflow made at unpause
+        assert ingest_run["state"] == "success", ingest_run
+        assert _tries(api, "pixel_ingest", ingest_run["dag_run_id"])["ingest_landing_hours"][1] == 1
     assert airflow["reference"], "the reference delivered nothing: the comparison would be empty"
     assert delivered(root / "deliveries") == airflow["reference"]  # what dag.test() delivers, file for file
 
