@@ -7,7 +7,7 @@ raises for bad data: a broken file is read as far as it can be, and its status s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -202,17 +202,40 @@ def _flush(chunk: _Chunk, adapter: Adapter | None, f: SourceFile, fmt: str, ctx:
 
 
 def _parse_all(adapter: Adapter, raws: list[bytes], line_nos: list[int]) -> list[Any]:
-    """Each line's record, None (skip) or AdapterError. Uses the adapter's ``parse_batch`` when it has one."""
+    """Each line's record, None (skip) or AdapterError. Uses the adapter's ``parse_batch`` when it has one; a
+    batch that fails is parsed line by line, and a line whose parsing raises anything but ``AdapterError`` is
+    an ``unprocessable_record`` (one record can never stop the file)."""
     batch = getattr(adapter, "parse_batch", None)
     if batch is not None:
-        return list(batch(raws))
+        try:
+            return list(batch(raws))
+        except Exception:
+            log.warning("%s: a batch of %d lines failed to parse; parsing them one by one", adapter.name, len(raws))
     out: list[Any] = []
     for raw, line_no in zip(raws, line_nos, strict=True):
         try:
             out.append(adapter.parse(raw, line_no))
         except AdapterError as exc:
             out.append(exc)
+        except Exception as exc:
+            out.append(_unprocessable(exc))
     return out
+
+
+def _unprocessable(exc: BaseException) -> AdapterError:
+    """An unexpected error while mapping one record: its type only (a message may quote personal data)."""
+    if isinstance(exc, OverflowError):
+        return AdapterError("value_out_of_range", f"a value is out of range ({type(exc).__name__})")
+    return AdapterError("unprocessable_record", f"the record could not be processed ({type(exc).__name__})")
+
+
+@dataclass
+class _Prepared:
+    """What one batch of records adds (nothing is added until the whole batch is prepared)."""
+
+    quarantined: Sequence[tuple[int, str, str | None, str, bytes]]
+    table: pa.Table | None
+    erased: int
 
 
 def _flush_records(
@@ -224,12 +247,45 @@ def _flush_records(
     ctx: FileContext,
     row: LedgerRow,
 ) -> None:
+    """Validate and map a batch into the stage and the quarantine. A batch whose processing raises (an overflow,
+    a date out of range, a bug) is split in halves until the record that raises is alone: that record is
+    quarantined with a reason code and every other one goes on as usual."""
+    for prepared in _prepare_all(records, line_nos, raws, fmt, f, ctx):
+        for line_no, code, field, message, raw in prepared.quarantined:
+            ctx.quarantine.add(f.uri, line_no, code, field, f"line {line_no}: {message}", raw)
+        row.quarantined += len(prepared.quarantined)
+        row.erased += prepared.erased
+        if prepared.table is not None:
+            ctx.stage.add(prepared.table)
+            row.valid += prepared.table.num_rows
+            row.bots += int(prepared.table["is_bot"].combine_chunks().true_count) if prepared.table.num_rows else 0
+
+
+def _prepare_all(
+    records: list[dict[str, Any]], line_nos: list[int], raws: list[bytes], fmt: str, f: SourceFile, ctx: FileContext
+) -> Iterator[_Prepared]:
+    try:
+        yield _prepare(records, line_nos, raws, fmt, f, ctx)
+        return
+    except Exception as exc:
+        if len(records) == 1:
+            error = _unprocessable(exc)
+            log.warning("%s: line %d quarantined: %s", f.uri, line_nos[0], error.message)
+            yield _Prepared([(line_nos[0], error.reason_code, None, error.message, raws[0])], None, 0)
+            return
+    mid = len(records) // 2
+    yield from _prepare_all(records[:mid], line_nos[:mid], raws[:mid], fmt, f, ctx)
+    yield from _prepare_all(records[mid:], line_nos[mid:], raws[mid:], fmt, f, ctx)
+
+
+def _prepare(
+    records: list[dict[str, Any]], line_nos: list[int], raws: list[bytes], fmt: str, f: SourceFile, ctx: FileContext
+) -> _Prepared:
     cols, problems = ctx.validator.validate(records)
+    quarantined = [
+        (line_nos[i], code, field, message, raws[i]) for i, (code, field, message) in sorted(problems.items())
+    ]
     if problems:
-        for i, (code, field, message) in sorted(problems.items()):
-            line_no = line_nos[i]
-            ctx.quarantine.add(f.uri, line_no, code, field, f"line {line_no}: {message}", raws[i])
-        row.quarantined += len(problems)
         keep = np.ones(len(records), dtype=bool)
         keep[list(problems)] = False
         mask = pa.array(keep)
@@ -240,11 +296,9 @@ def _flush_records(
     else:
         extra = [r.get("extra") for r in records]
         lines = pa.array(line_nos, pa.int64())
+    erased = 0
     if ctx.erasure is not None:
         cols, extra, lines, erased = ctx.erasure.drop(cols, extra, lines, ctx.mapper.pseudo)
-        row.erased += erased
     table = ctx.mapper.to_lake(cols, extra, lines, fmt, f.uri)
-    ctx.stage.add(table)
-    row.valid += table.num_rows
-    row.bots += int(table["is_bot"].combine_chunks().true_count) if table.num_rows else 0
     log.debug("%s: %d rows staged", f.uri, table.num_rows)
+    return _Prepared(quarantined, table, erased)

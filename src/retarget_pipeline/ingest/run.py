@@ -127,7 +127,7 @@ def run_ingest(
             erasure = ErasureFilter.load(dest)
             if erasure is not None:
                 quarantine.redact = erasure.redact
-            ctx = FileContext(Validator(), mapper, stage, quarantine, erasure)
+            ctx = FileContext(Validator(now=now), mapper, stage, quarantine, erasure)
             report.files.extend(read_files(src, todo, fmt, ctx, now, _read_one))
             stage.dedupe_run()
             out_schema = _without_partitions(schema)

@@ -10,22 +10,48 @@ Messages name the field and what was expected, never the value (it may be person
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retarget_pipeline.config import ConfigError
 from retarget_pipeline.contracts import Contract, load_contract
+
+
+def earliest_event_time() -> datetime:
+    """Start of the plausibility window for event and receipt times (``RETARGET_EVENT_TIME_MIN``, a date)."""
+    raw = os.environ.get(EARLIEST_ENV)
+    if not raw:
+        return DEFAULT_EARLIEST
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{EARLIEST_ENV}: expected a date YYYY-MM-DD, got {raw!r}") from None
+    if not date(1970, 1, 1) <= day <= date(2100, 1, 1):
+        raise ConfigError(f"{EARLIEST_ENV}: expected a date between 1970-01-01 and 2100-01-01, got {raw!r}")
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
 
 SLOW_BLOCK = 256  # rows per block checked value by value when a block has a wrongly typed value
 FUTURE_TOLERANCE = timedelta(days=1)  # event_time may lead received_time by this much (device clocks)
+RECEIPT_LEAD = timedelta(days=1)  # received_time may lead the ingest run's clock by this much (collector clocks)
+EARLIEST_ENV = "RETARGET_EVENT_TIME_MIN"  # the plausibility window's start (ISO date), default 2000-01-01
+DEFAULT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _VERSION = re.compile(r"^\d+\.\d+$")
 Problem = tuple[str, str, str]  # (reason_code, field, message)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _days(span: timedelta) -> str:
+    """``1 day`` / ``2 days`` (``str(timedelta)`` prints ``1 day, 0:00:00``, which reads like an address)."""
+    return f"{span.days} day" if span.days == 1 else f"{span.days} days"
 
 
 @dataclass(frozen=True)
@@ -92,7 +118,10 @@ def _bad_type(value: Any, kind: str) -> bool:
 class Validator:
     """Validate chunks of records; ``validate`` returns typed columns and the first problem per bad row."""
 
-    def __init__(self, contract_name: str = "pixel_event") -> None:
+    def __init__(self, contract_name: str = "pixel_event", *, now: datetime | None = None) -> None:
+        """``now``: the ingest run's clock; receipts later than ``now + RECEIPT_LEAD`` are implausible."""
+        self.earliest = earliest_event_time()
+        self.latest_receipt = (now or datetime.now(UTC)) + RECEIPT_LEAD
         self.contract = load_contract(contract_name)
         self.rules = compile_contract(self.contract)
         # string / date-time fields are converted in one C-level pass (a struct array built from the dicts);
@@ -104,8 +133,25 @@ class Validator:
         problems: dict[int, Problem] = {}
         typed = self._columns(records, 0, problems)
         columns = {rule.name: self._check(rule, typed[rule.name], problems) for rule in self.rules}
+        self._check_window(columns, problems)
         self._check_future(columns, problems)
         return columns, problems
+
+    def _check_window(self, columns: dict[str, pa.Array], problems: dict[int, Problem]) -> None:
+        """The plausibility window: no event or receipt before ``earliest`` (RETARGET_EVENT_TIME_MIN, default
+        2000-01-01), no receipt more than RECEIPT_LEAD after the run's clock (so no year-9999 pair passes)."""
+        bounds = {"event_time": (self.earliest, None), "received_time": (self.earliest, self.latest_receipt)}
+        for name, (low, high) in bounds.items():
+            arr = columns.get(name)
+            if arr is None or not pa.types.is_timestamp(arr.type):
+                continue
+            checks = [(pc.less(arr, pa.scalar(low, arr.type)), f"before {low:%Y-%m-%d} ({EARLIEST_ENV})")]
+            if high is not None:
+                lead = _days(RECEIPT_LEAD)
+                checks.append((pc.greater(arr, pa.scalar(high, arr.type)), f"more than {lead} after the ingest run"))
+            for mask, why in checks:
+                for i in np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False)):
+                    problems.setdefault(int(i), ("invalid_value", name, f"{name}: outside the plausible window: {why}"))
 
     def _columns(self, records: list[dict[str, Any]], offset: int, problems: dict[int, Problem]) -> dict[str, pa.Array]:
         """Typed columns; wrong JSON types become nulls + ``wrong_type`` problems. A block whose fast
@@ -199,6 +245,11 @@ class Validator:
             return pa.array(values, type=pa.string())
         if rule.kind == "integer":
             values = [int(v) if type(v) is float else v for v in values]
+            for i, v in enumerate(values):  # 1e20 or 9223372036854775808: not storable, not a crash
+                if v is not None and not _INT64_MIN <= v <= _INT64_MAX:
+                    message = f"{rule.name}: out of range for a 64-bit integer"
+                    problems.setdefault(offset + i, ("value_out_of_range", rule.name, message))
+                    values[i] = None
         return pa.array(values, type=rule.arrow_type)
 
     @staticmethod
@@ -242,9 +293,10 @@ class Validator:
         if not pa.types.is_timestamp(received.type):
             return
         limit = pc.add(received, pa.scalar(FUTURE_TOLERANCE, pa.duration("us")))
+        lead = _days(FUTURE_TOLERANCE)
         mask = pc.fill_null(pc.greater(event, limit), False).to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(mask):
             problems.setdefault(
                 int(i),
-                ("future_timestamp", "event_time", f"event_time: more than {FUTURE_TOLERANCE} after received_time"),
+                ("future_timestamp", "event_time", f"event_time: more than {lead} after received_time"),
             )

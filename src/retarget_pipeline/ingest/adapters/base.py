@@ -36,6 +36,8 @@ REASON_CODES: frozenset[str] = frozenset(
         "unknown_event",  # an event name the adapter cannot map to an event type
         "truncated_file",  # gzip stream ended early: the partial last line
         "corrupt_file",  # gzip CRC / binary garbage: the unreadable remainder of a file
+        "value_out_of_range",  # a number or date beyond what the lake can store (int64, decimal, year 1-9999)
+        "unprocessable_record",  # any other error while mapping this one record (its exception type is named)
     }
 )
 
