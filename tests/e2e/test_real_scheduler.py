@@ -141,6 +141,20 @@ def _logs(root: Path) -> str:
     return "\n".join(tails)
 
 
+def error_lines(logs: Path) -> list[str]:
+    """Task-log lines filed at error level or above (Airflow 3 task logs are JSON lines with a ``level``)."""
+    found = []
+    for log in sorted(logs.glob("dag_id=*/**/attempt=*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if str(record.get("level", "")).lower() in ("error", "critical"):
+                found.append(f"{log.relative_to(logs)}: {str(record.get('event'))[:300]}")
+    return found
+
+
 def _settled(api: Api, dag_id: str, at_least: int) -> list[dict[str, Any]] | None:
     runs = api.runs(dag_id)
     if len(runs) >= at_least and all(r["state"] in TERMINAL for r in runs):
@@ -192,6 +206,7 @@ def run_the_chain(airflow: dict[str, Any]) -> None:
     for ingest_run in api.runs("pixel_ingest"):  # the manual run and the scheduled one Airflow made at unpause
         assert ingest_run["state"] == "success", ingest_run
         assert _tries(api, "pixel_ingest", ingest_run["dag_run_id"])["ingest_landing_hours"][1] == 1
+    assert error_lines(root / "airflow" / "logs") == []  # passing runs: no library noise filed as errors
     assert airflow["reference"], "the reference delivered nothing: the comparison would be empty"
     assert delivered(root / "deliveries") == airflow["reference"]  # what dag.test() delivers, file for file
 
