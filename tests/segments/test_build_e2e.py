@@ -200,7 +200,7 @@ def test_dry_run_writes_nothing_and_reports(spark, lake: Path, tmp_path: Path) -
     )
     assert not out.exists()
     assert summary["dry_run"] is True and summary["written"] == []
-    assert summary["event_dates"] == ["2025-11-21", "2026-11-20"]
+    assert summary["state"]["reason"] == "first build" and summary["state"]["recomputed_days"] > 5
     assert set(summary["segments"]["recent_purchasers"]) >= {"qualified", "exportable", "holdout", "entered"}
 
 

@@ -223,15 +223,18 @@ def test_bots_are_excluded_before_anything(spark) -> None:
 
 
 def test_compiled_plan_has_no_python_udfs(spark) -> None:
-    from retarget_pipeline.segments.build import evaluate_rules
-    from retarget_pipeline.segments.compile import compile_segments
     from retarget_pipeline.segments.definitions import load_config
+    from retarget_pipeline.segments.engine import state_from_events
+    from retarget_pipeline.segments.evaluate import evaluate_persons
+    from retarget_pipeline.segments.rollup import RollupSpec
 
     config = load_config()
     events = events_df(spark, [event("add_to_cart", "a", before_end(hours=1))])
-    wide = events.withColumn("person_key", F.col("anonymous_id")).transform(
-        evaluate_rules(compile_segments(config.segments, AS_OF), config.settings)
+    rollups = state_from_events(events, config, AS_OF).rollups
+    wide = rollups.withColumn("person_key", F.col("anonymous_id")).transform(
+        evaluate_persons(config, RollupSpec.of(config), AS_OF)
     )
-    plan = wide._jdf.queryExecution().executedPlan().toString()
-    assert "HashAggregate" in plan or "SortAggregate" in plan or "ObjectHashAggregate" in plan
-    assert "PythonUDF" not in plan and "EvalPython" not in plan
+    for frame in (rollups, wide):
+        plan = frame._jdf.queryExecution().executedPlan().toString()
+        assert "HashAggregate" in plan or "SortAggregate" in plan or "ObjectHashAggregate" in plan
+        assert "PythonUDF" not in plan and "EvalPython" not in plan

@@ -15,6 +15,8 @@ Tables (hive-style partitions; ``schemas/README.md`` has their columns):
   ``segments/as_of=D/_builds/B.json`` is build B's manifest and ``segments/as_of=D/_current.json`` the committed
   pointer (see :mod:`retarget_pipeline.lake.snapshots`).
 - ``segment_stats/as_of=D/build=B/part-*.parquet``: per-segment counts of build B.
+- ``device_days/build=B/event_date=D/``, ``identity_edges/build=B/``, ``device_consent/build=B/``: the segment
+  engine's incremental state, named by ``segment_state/_current.json`` (see ``segments/state.py``).
 - ``_erasure/``: erasure requests, linked identifiers and audit records; ``_quality/``: gate results.
 """
 
@@ -32,6 +34,10 @@ SEGMENTS = "segments"
 SEGMENT_STATS = "segment_stats"
 ERASURE = "_erasure"
 QUALITY = "_quality"
+DEVICE_DAYS = "device_days"
+IDENTITY_EDGES = "identity_edges"
+DEVICE_CONSENT = "device_consent"
+SEGMENT_STATE = "segment_state"
 
 BUILDS = "_builds"
 CURRENT = "_current.json"
@@ -125,6 +131,30 @@ def current_pointer(as_of: date) -> str:
 
 def stats_build(as_of: date, build_id: str) -> str:
     return f"{SEGMENT_STATS}/as_of={as_of.isoformat()}/build={build_id}"
+
+
+# -- segment engine state ---------------------------------------------------------------------------------------
+
+
+def state_pointer() -> str:
+    return f"{SEGMENT_STATE}/{CURRENT}"
+
+
+def device_days_build(build_id: str) -> str:
+    """A build's rollup folder (partitioned by ``event_date=``)."""
+    return f"{DEVICE_DAYS}/build={build_id}"
+
+
+def device_day(build_id: str, day: str) -> str:
+    return f"{device_days_build(build_id)}/event_date={day}"
+
+
+def identity_edges_build(build_id: str) -> str:
+    return f"{IDENTITY_EDGES}/build={build_id}"
+
+
+def device_consent_build(build_id: str) -> str:
+    return f"{DEVICE_CONSENT}/build={build_id}"
 
 
 _AS_OF = re.compile(r"^(?:segments|segment_stats)/as_of=(\d{4}-\d{2}-\d{2})/")

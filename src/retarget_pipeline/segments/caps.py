@@ -3,7 +3,9 @@
 A cap ``{window_days: 1, max: 3}`` allows at most 3 impressions in ``[as_of_end - 1 day, as_of_end)``: a
 person who already had 3 (``count >= max``) is ``frequency_capped``. Segment caps count impressions of the
 segment's ``campaign_ids``; global caps count every impression. Windows are computed from the as-of time, so
-a capped person comes back once old impressions leave the window.
+a capped person comes back once old impressions leave the window. The counts come from the per-day rollups
+(:func:`retarget_pipeline.segments.evaluate.evaluate_persons`); this module names the reasons and applies the
+cross-segment cap.
 
 Cross-segment cap: among a person's rows that are still exportable (not holdout, not suppressed), only the K
 with the highest priority (ties: segment name ascending) stay; the rest get ``cross_segment_cap``.
@@ -11,29 +13,13 @@ with the highest priority (ties: segment name ascending) stay; the rest get ``cr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-
-from retarget_pipeline.segments.compile import in_window
-from retarget_pipeline.segments.model import FrequencyCap
 
 FREQUENCY_CAPPED = "frequency_capped"
 CROSS_SEGMENT_CAP = "cross_segment_cap"
-
-
-def capped_aggregate(caps: Sequence[FrequencyCap], campaign_ids: Sequence[str] | None, end: datetime) -> Column:
-    """Aggregate (per person): over any of ``caps``? ``campaign_ids=None`` counts all impressions."""
-    is_impression = F.col("event_type") == F.lit("ad_impression")
-    if campaign_ids is not None:
-        is_impression = is_impression & F.coalesce(F.col("campaign_id").isin(list(campaign_ids)), F.lit(False))
-    capped: Column = F.lit(False)
-    for cap in caps:
-        served = F.count_if(is_impression & in_window(end, days=cap.window_days))
-        capped = capped | (served >= F.lit(cap.max))
-    return capped
 
 
 def apply_cross_segment_cap(max_audiences: int) -> Callable[[DataFrame], DataFrame]:

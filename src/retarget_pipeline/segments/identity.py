@@ -44,14 +44,49 @@ def _tagged(column: str) -> Column:
 
 def extract_edges(events: DataFrame) -> DataFrame:
     """Linking events -> directed edges ``src, dst`` (both directions, distinct)."""
+    links = extract_links(events)
+    forward = links.select(F.col("lo").alias("src"), F.col("hi").alias("dst"))
+    return forward.unionByName(links.select(F.col("hi").alias("src"), F.col("lo").alias("dst")))
+
+
+def extract_links(events: DataFrame) -> DataFrame:
+    """Linking events -> undirected links ``lo, hi, first_seen`` (``lo < hi``; earliest event time of the link):
+    the rows of the ``identity_edges`` state table."""
     ids = F.array_compact(F.array(*[_tagged(c) for c in ID_COLUMNS]))
-    linking = events.filter(F.col("event_type").isin(list(LINKING_EVENTS))).select(ids.alias("ids"))
-    return (
-        linking.select(F.explode("ids").alias("src"), "ids")
-        .select("src", F.explode("ids").alias("dst"))
-        .filter(F.col("src") != F.col("dst"))
-        .distinct()
+    linking = events.filter(F.col("event_type").isin(list(LINKING_EVENTS))).select(ids.alias("ids"), "event_time")
+    pairs = linking.select(F.explode("ids").alias("lo"), "ids", "event_time").select(
+        "lo", F.explode("ids").alias("hi"), "event_time"
     )
+    return pairs.filter(F.col("lo") < F.col("hi")).groupBy("lo", "hi").agg(F.min("event_time").alias("first_seen"))
+
+
+def merge_links(*frames: DataFrame) -> DataFrame:
+    """Union of link tables, each link once with its earliest ``first_seen``."""
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union.groupBy("lo", "hi").agg(F.min("first_seen").alias("first_seen"))
+
+
+def stitch_from_links(
+    links: DataFrame,
+    cookies: DataFrame,
+    *,
+    max_linked_keys: int,
+    max_iterations: int,
+    max_local_edges: int | None = None,
+) -> DataFrame:
+    """Links ``lo, hi`` (already limited to those first seen before the as-of end) + the cookies that matter
+    (``anonymous_id``) -> ``identifier_type, identifier_value, person_key`` for every cookie and every linked id.
+    The same graph, guard and labels as :func:`stitch_identities` on the events the links came from."""
+    directed = links.select(F.col("lo").alias("src"), F.col("hi").alias("dst")).unionByName(
+        links.select(F.col("hi").alias("src"), F.col("lo").alias("dst"))
+    )
+    edges = drop_super_nodes(directed, max_linked_keys)
+    ends = links.select(F.col("lo").alias("node")).unionByName(links.select(F.col("hi").alias("node")))
+    nodes = cookies.select(_tagged("anonymous_id").alias("node")).unionByName(ends).filter(F.col("node").isNotNull())
+    labels = propagate_labels(nodes.distinct(), edges, max_iterations, max_local_edges=max_local_edges)
+    return _identities(labels)
 
 
 def drop_super_nodes(edges: DataFrame, max_linked_keys: int) -> DataFrame:
@@ -74,10 +109,10 @@ def drop_super_nodes(edges: DataFrame, max_linked_keys: int) -> DataFrame:
 
 def extract_nodes(events: DataFrame) -> DataFrame:
     """Every cookie, plus every id carried by a linking event -> ``node``."""
+    links = extract_links(events)
+    ends = links.select(F.col("lo").alias("node")).unionByName(links.select(F.col("hi").alias("node")))
     cookies = events.select(_tagged("anonymous_id").alias("node"))
-    ids = F.array_compact(F.array(*[_tagged(c) for c in ID_COLUMNS]))
-    linked = events.filter(F.col("event_type").isin(list(LINKING_EVENTS))).select(F.explode(ids).alias("node"))
-    return cookies.unionByName(linked).filter(F.col("node").isNotNull()).distinct()
+    return cookies.unionByName(ends).filter(F.col("node").isNotNull()).distinct()
 
 
 def undirected_edges(edges: DataFrame) -> DataFrame:
@@ -203,8 +238,17 @@ def stitch_identities(
     events: DataFrame, *, max_linked_keys: int, max_iterations: int, max_local_edges: int | None = None
 ) -> DataFrame:
     """Events -> ``identifier_type, identifier_value, person_key`` (one row per identifier)."""
-    edges = drop_super_nodes(extract_edges(events), max_linked_keys)
-    labels = propagate_labels(extract_nodes(events), edges, max_iterations, max_local_edges=max_local_edges)
+    return stitch_from_links(
+        extract_links(events).select("lo", "hi"),
+        events.select("anonymous_id"),
+        max_linked_keys=max_linked_keys,
+        max_iterations=max_iterations,
+        max_local_edges=max_local_edges,
+    )
+
+
+def _identities(labels: DataFrame) -> DataFrame:
+    """``node, label`` -> ``identifier_type, identifier_value, person_key``."""
     person_key = F.concat(F.lit("p_"), F.substring(F.sha2(F.col("label"), 256), 1, 32))
     return labels.select(
         F.split("node", ":", 2).getItem(0).alias("identifier_type"),
@@ -219,11 +263,3 @@ def summarize_persons(identities: DataFrame) -> DataFrame:
     id_type, value = F.col("identifier_type"), F.col("identifier_value")
     arrays = [F.array_sort(F.collect_set(F.when(id_type == t, value))).alias(f"{t}s") for t in ID_COLUMNS]
     return identities.groupBy("person_key").agg(*arrays)
-
-
-def attribute_events(events: DataFrame, identities: DataFrame) -> DataFrame:
-    """Events + ``person_key`` (through the event's cookie, which is always a node)."""
-    cookies = identities.filter(F.col("identifier_type") == "anonymous_id").select(
-        F.col("identifier_value").alias("anonymous_id"), "person_key"
-    )
-    return events.join(cookies, on="anonymous_id", how="inner")

@@ -9,7 +9,7 @@ what an export or a gate is reading, and a killed build leaves folders nobody re
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -68,6 +68,48 @@ def read_events(spark: SparkSession, lake: str, first_day: date, last_day: date)
         return spark.createDataFrame([], schema)
     events = spark.read.schema(schema).option("basePath", layout.spark_uri(lake, layout.EVENTS)).parquet(*paths)
     return events.filter(F.col("event_date").between(F.lit(first_day), F.lit(last_day)))
+
+
+def read_event_days(spark: SparkSession, lake: str, days: Sequence[str]) -> DataFrame:
+    """lake_event rows of exactly the ``event_date`` partitions ``days`` (ISO dates): the build's one read of raw
+    events (new and late days only)."""
+    schema = spark_schema("lake_event")
+    root = layout.spark_uri(lake, layout.EVENTS)
+    paths = [f"{root}/event_date={day}" for day in sorted(days)]
+    if not paths:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", root).parquet(*paths)
+
+
+def read_rollups(spark: SparkSession, out: str, days: Mapping[str, str], columns: Sequence[str]) -> DataFrame:
+    """``device_days`` rows of ``days`` (event_date -> the build whose folder holds it): ``columns`` (the
+    rollup's, ``event_date`` included)."""
+    root = layout.spark_uri(out, layout.DEVICE_DAYS)
+    paths = [layout.spark_uri(out, layout.device_day(build, day)) for day, build in sorted(days.items())]
+    if not paths:
+        return None  # type: ignore[return-value]
+    return spark.read.option("basePath", root).parquet(*paths).select(*columns)
+
+
+def write_rollups(rollups: DataFrame, out: str, build_id: str) -> None:
+    """A build's new rollup days (new folder, partitioned by ``event_date``)."""
+    folder = layout.spark_uri(out, layout.device_days_build(build_id))
+    rollups.write.mode("errorifexists").partitionBy("event_date").parquet(folder)
+    crash_point("segments.rollups_written")
+
+
+def children(spark: SparkSession, root: str, key: str) -> list[str]:
+    """Sub-folder names of ``root``/``key`` (none if it does not exist)."""
+    folder = layout.spark_uri(root, key)
+    return _Fs(spark, folder).children(folder)
+
+
+def read_table(spark: SparkSession, out: str, key: str) -> DataFrame:
+    return spark.read.parquet(layout.spark_uri(out, key))
+
+
+def write_table(frame: DataFrame, out: str, key: str) -> None:
+    frame.write.mode("errorifexists").parquet(layout.spark_uri(out, key))
 
 
 def read_erasure(spark: SparkSession, lake: str) -> DataFrame:

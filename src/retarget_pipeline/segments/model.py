@@ -86,7 +86,7 @@ class Settings:
     holdout_salt: str = "retarget-holdout-v1"
     max_linked_keys: int = 20
     max_identity_iterations: int = 30
-    consent_lookback_days: int = 365
+    consent_lookback_days: int = 365  # accepted for old configs, not used: consent is state (docs/segments.md)
     attribute_lookback_days: int = 30
     global_frequency_caps: tuple[FrequencyCap, ...] = ()
 
@@ -110,7 +110,8 @@ class SegmentConfig:
 
     @property
     def read_days(self) -> int:
-        """Days of events (ending with the as-of day) the longest window needs."""
+        """Days of rollups (ending with the as-of day) the longest rule, cap or attribute window needs. Consent
+        and identity links are state kept across every day, not windows."""
         s = self.settings
-        days = [s.consent_lookback_days, s.attribute_lookback_days, *(c.window_days for c in s.global_frequency_caps)]
+        days = [s.attribute_lookback_days, *(c.window_days for c in s.global_frequency_caps)]
         return max(days + [d.longest_window_days for d in self.segments.values()])
