@@ -65,6 +65,13 @@ AUDIENCES = audiences_asset()
             title="Dry run",
             description="Validate definitions and plan the Spark job without writing segments.",
         ),
+        "full_rebuild": Param(
+            False,
+            type="boolean",
+            title="Full rebuild",
+            description="Recompute the engine's state (rollups, identity links, consent) from every raw event "
+            "instead of updating it from the new days (slow; needed only after a manual change to the lake).",
+        ),
     },
 )
 def audience_build() -> None:

@@ -96,11 +96,14 @@ def commit_build(
     members: dict[str, list[dict[str, Any]]],
     *,
     stats: list[dict[str, Any]] | None = None,
+    consent: list[tuple[str, Any, bool]] | None = None,
 ) -> str:
     """Write and commit a segment build of ``as_of`` the way the Spark build does (immutable folders, manifest,
     pointer): ``members`` maps each segment it builds to its membership rows (no rows: no members); segments of
     the current build not named are carried over. ``stats``: the build's stats rows (default: counted).
-    ``lake``: a local folder or an s3:// URI. Returns the build id."""
+    ``consent``: the consent state the build evaluated, ``(anonymous_id, consent_time, denied)`` per cookie (the
+    audiences gate checks exportable persons against it). ``lake``: a local folder or an s3:// URI. Returns the
+    build id."""
     from retarget_pipeline.lake import layout, snapshots
     from retarget_pipeline.storage import open_store
 
@@ -119,6 +122,21 @@ def commit_build(
     stat_rows = [{**r, "as_of": as_of} for r in stat_rows]
     key = f"{layout.stats_build(as_of, build_id)}/part-00000.parquet"
     store.put_bytes(_parquet_bytes(stat_rows, "segment_stats", ("as_of",)), key)
-    snap = snapshots.new_snapshot(previous, as_of, build_id, {s: bool(r) for s, r in members.items()})
+    extra: dict[str, Any] = {}
+    if consent is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        key = f"{layout.device_consent_build(build_id)}/part-00000.parquet"
+        columns = {"anonymous_id": [c[0] for c in consent], "consent_time": [c[1] for c in consent]}
+        columns["consent_denied"] = [c[2] for c in consent]
+        schema = pa.schema(
+            [("anonymous_id", pa.string()), ("consent_time", pa.timestamp("us", "UTC")), ("consent_denied", pa.bool_())]
+        )
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table(columns, schema=schema), sink)
+        store.put_bytes(bytes(sink.getvalue().to_pybytes()), key)
+        extra["consent"] = layout.device_consent_build(build_id)
+    snap = snapshots.new_snapshot(previous, as_of, build_id, {s: bool(r) for s, r in members.items()}, extra=extra)
     snapshots.commit(store, snap)
     return build_id

@@ -114,9 +114,12 @@ def member(segment: str, seed: str, **overrides: Any) -> dict[str, Any]:
     return row | overrides
 
 
-def write_members(lake: Path, segment: str, rows: list[dict[str, Any]]) -> None:
-    """Commit a build of AS_OF with ``segment``'s rows (segments of earlier calls are carried over)."""
-    commit_build(lake, AS_OF, {segment: rows})
+def write_members(
+    lake: Path, segment: str, rows: list[dict[str, Any]], consent: list[tuple[str, Any, bool]] | None = None
+) -> None:
+    """Commit a build of AS_OF with ``segment``'s rows (segments of earlier calls are carried over) and, when
+    given, the consent state it evaluated: ``(cookie, time of its latest signal, denied)``."""
+    commit_build(lake, AS_OF, {segment: rows}, consent=consent)
 
 
 def match_key_rows(seed: str) -> list[dict[str, Any]]:

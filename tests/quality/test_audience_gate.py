@@ -15,12 +15,10 @@ import pytest
 from quality_lakes import (
     AS_OF,
     at,
-    event,
     match_key_rows,
     member,
     person_key,
     pseudonym,
-    write_events,
     write_members,
     write_stats_history,
     write_table,
@@ -54,32 +52,17 @@ def good(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
             member("cart", "d", suppression_reason="consent_denied", exportable=False),
         ],
     )
-    write_members(lake, "browsers", [member("browsers", s) for s in ("a", "e", "f")])
+    # The consent state the build evaluated (each cookie's latest signal): b said no, then yes (granted); d no
+    # (suppressed, not exportable); f no, then yes; a yes.
+    consent = [
+        ("anon-b", at(DAY_1, 10), False),
+        ("anon-d", at(DAY_1, 10, 1), True),
+        ("anon-f", at(DAY_1, 10, 3), False),
+        ("anon-a", at(DAY_1, 10, 3), False),
+    ]
+    write_members(lake, "browsers", [member("browsers", s) for s in ("a", "e", "f")], consent=consent)
     write_match_keys(lake, [r for s in ("a", "b", "e", "f") for r in match_key_rows(s)])
     write_stats_history(lake, HISTORY)
-    # Consent signals: b denied then granted (by user_key: latest wins); d denied (suppressed, not exportable);
-    # f denied, then 'unknown' (not a signal), then granted by email key: latest signal is granted.
-    write_events(
-        lake,
-        DAY_3,
-        10,
-        [
-            event("s1", "page_view", at(DAY_3, 10), user_key=pseudonym("user-b"), consent="denied"),
-            event("s2", "page_view", at(DAY_3, 10, 1), anonymous_id="anon-f", consent="denied"),
-        ],
-    )
-    write_events(
-        lake,
-        DAY_1,
-        10,
-        [
-            event("s3", "page_view", at(DAY_1, 10), user_key=pseudonym("user-b"), consent="granted"),
-            event("s4", "page_view", at(DAY_1, 10, 1), anonymous_id="anon-d", consent="denied"),
-            event("s5", "page_view", at(DAY_1, 10, 2), anonymous_id="anon-f", consent="unknown"),
-            event("s6", "page_view", at(DAY_1, 10, 3), anonymous_id="anon-a", consent="granted"),
-            event("s7", "page_view", at(DAY_1, 10, 4), email_key=pseudonym("emailf"), consent="granted"),
-        ],
-    )
     return run_audience_gate(lake=str(lake), as_of=AS_OF, spark=spark)
 
 
@@ -96,17 +79,14 @@ def bad(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> GateResult:
             member("cart", "d", is_holdout=True),  # holdout yet exportable
         ],
     )
-    write_members(lake, "browsers", [member("browsers", "e")])  # 1 exportable person, expected >= 1.5
+    # e said yes, then no (latest: denied); the build did not suppress e (suppression_reason null, exportable).
+    consent = [("anon-e", at(DAY_1, 10), True)]
+    write_members(lake, "browsers", [member("browsers", "e")], consent=consent)  # 1 exportable, expected >= 1.5
     keys = match_key_rows("c")
     keys[0]["match_key"] = keys[0]["match_key"].upper()  # google_ads key not lowercase hex
     keys[2]["match_key"] = keys[2]["match_key"].rstrip("=")  # UID2 key 43 chars
     write_match_keys(lake, keys + match_key_rows("d"))
     write_stats_history(lake, HISTORY)
-    # e: granted, then denied by email key; the build did not suppress e (suppression_reason null, exportable).
-    write_events(lake, DAY_3, 10, [event("s1", "page_view", at(DAY_3, 10), anonymous_id="anon-e", consent="granted")])
-    write_events(
-        lake, DAY_1, 10, [event("s2", "page_view", at(DAY_1, 10), email_key=pseudonym("emaile"), consent="denied")]
-    )
     return run_audience_gate(lake=str(lake), as_of=AS_OF, spark=spark)
 
 

@@ -81,12 +81,16 @@ def plan_build(
         args += ["--config", str(params["config_path"])]
     if dry_run:
         args.append("--dry-run")
+    full_rebuild = bool(params.get("full_rebuild", False))
+    if full_rebuild:
+        args.append("--full-rebuild")
     return {
         "lake": lake,
         "as_of": as_of.isoformat(),
         "out": out,
         "segments": segments,
         "dry_run": dry_run,
+        "full_rebuild": full_rebuild,
         "args": args,
     }
 

@@ -38,7 +38,17 @@ from retarget_pipeline.storage.sweep import sweep_scratch, sweep_stale
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_LINKED_KEYS = 20
-LAKE_PREFIXES = ("events/", "identity/", "segments/", "quarantine/", "_erasure/")  # what a scrub rewrites
+# what a scrub rewrites
+LAKE_PREFIXES = (
+    "events/",
+    "identity/",
+    "segments/",
+    "quarantine/",
+    "_erasure/",
+    "device_days/",
+    "device_consent/",
+    "identity_edges/",
+)
 
 
 def max_linked_keys(config_path: str | None = None) -> int:
@@ -104,6 +114,7 @@ def apply_one(
         removed["delivery_files"] = deliveries.scrub_delivery_files(store, tokens)
         removed["delivery_state"] = deliveries.scrub_state(store, tokens)
     removed["segment_membership"] = scrub.scrub_segments(lake, nodes)
+    removed["segment_state"] = scrub.scrub_state(lake, nodes)
     removed["identity_match_keys"] = scrub.scrub_match_keys(lake, nodes)
     removed["events"], partitions = scrub.scrub_events(lake, nodes)
     device_ids = {v for t, v in nodes if t in ("anonymous_id", "advertising_id")}

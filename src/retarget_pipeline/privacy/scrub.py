@@ -8,6 +8,7 @@ a row to remove (a second pass finds nothing and writes nothing).
 * segments (every build's membership files, the current and the superseded ones): rows whose id arrays hold
   any of the person's ids.
 * quarantine: the person's cookie / advertising ids masked in raw lines and messages (rows kept: bad input).
+* the segment engine's state (rollups, consent snapshots, identity links; every version): the person's rows.
 """
 
 from __future__ import annotations
@@ -38,14 +39,43 @@ def _rewrite(lake: Lake, key: str, table: pa.Table, keep: pa.Array) -> int:
     if removed:
         kept = table.filter(keep)
         # Spark writes INT96/nanosecond timestamps; pyarrow would keep nanoseconds, which Spark cannot read.
-        schema = pa.schema(
-            [f.with_type(pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f for f in kept.schema],
-            metadata=kept.schema.metadata,
-        )
+        schema = pa.schema([f.with_type(_micros(f.type)) for f in kept.schema], metadata=kept.schema.metadata)
         lake.write_table(key, kept.cast(schema))
         local = lake.store.local_path(key)
         if local is not None:  # Hadoop's checksum of the old file (Spark-written) would fail the next read
             local.with_name(f".{local.name}.crc").unlink(missing_ok=True)
+    return removed
+
+
+def _micros(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with every timestamp, nested ones included, in microseconds."""
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us", kind.tz)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return pa.list_(kind.value_field.with_type(_micros(kind.value_type)))
+    if pa.types.is_struct(kind):
+        return pa.struct([kind.field(i).with_type(_micros(kind.field(i).type)) for i in range(kind.num_fields)])
+    if pa.types.is_map(kind):
+        return pa.map_(_micros(kind.key_type), _micros(kind.item_type))
+    return kind
+
+
+def scrub_state(lake: Lake, nodes: set[Node]) -> int:
+    """The segment engine's state, every version of it (``device_days``, ``device_consent``: the person's
+    cookies' rows; ``identity_edges``: links touching any of their ids). Rows removed."""
+    cookies = pa.array(by_type(nodes).get("anonymous_id", []), pa.string())
+    tagged = pa.array(sorted(f"{kind}:{value}" for kind, value in nodes), pa.string())
+    removed = 0
+    for table_name in (layout.DEVICE_DAYS, layout.DEVICE_CONSENT):
+        for key in lake.files(f"{table_name}/") if len(cookies) else []:
+            table = lake.read_table(key)
+            removed += _rewrite(
+                lake, key, table, pc.invert(pc.fill_null(pc.is_in(table["anonymous_id"], cookies), False))
+            )
+    for key in lake.files(f"{layout.IDENTITY_EDGES}/") if len(tagged) else []:
+        table = lake.read_table(key)
+        touching = pc.or_(pc.is_in(table["lo"], tagged), pc.is_in(table["hi"], tagged))
+        removed += _rewrite(lake, key, table, pc.invert(pc.fill_null(touching, False)))
     return removed
 
 

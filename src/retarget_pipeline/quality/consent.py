@@ -1,20 +1,18 @@
-"""Independent consent check for the audiences gate: each exportable person's latest consent signal, recomputed
-from the lake events (not from the segment build's ``suppression_reason``), so a build that forgot to suppress
-someone is caught.
+"""Consent check for the audiences gate: each exportable person's latest consent signal, taken from the consent
+state the build evaluated (``device_consent``: every cookie's latest granted / denied signal, however old),
+not from the membership's ``suppression_reason``, so a build that forgot to suppress someone is caught. Reads
+the build's output, not a year of events.
 
-Same rule as the segment build documents: only ``granted`` / ``denied`` are signals, the latest by
-``event_time`` across all of the person's identifiers wins, ``denied`` wins a tie.
+Same rule as the segment build documents: only ``granted`` / ``denied`` are signals, the latest by ``event_time``
+across all of the person's cookies wins, ``denied`` wins a tie.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from retarget_pipeline.contracts import spark_schema
 
 # (membership array column, events column): the identifiers a person is stitched from.
 _IDENTIFIERS = (
@@ -46,32 +44,12 @@ def person_identifiers(exportable: DataFrame) -> DataFrame:
     )
 
 
-def consent_signals(events: DataFrame) -> DataFrame:
-    """Events -> ``kind, value, event_time, consent`` for consent signals (granted / denied) only."""
-    is_signal = F.col("consent").isin("granted", "denied")
-    ids = F.array(*[_tagged(ev, F.col(ev)) for _arr, ev in _IDENTIFIERS])
-    return (
-        events.where(is_signal)
-        .select("event_time", "consent", F.explode(ids).alias("id"))
-        .where(F.col("id.value").isNotNull())
-        .select(F.col("id.kind").alias("kind"), F.col("id.value").alias("value"), "event_time", "consent")
-    )
-
-
-def latest_consent(exportable: DataFrame, events: DataFrame) -> DataFrame:
-    """-> ``segment, person_key, latest_consent`` for exportable persons with at least one signal."""
-    order = F.struct(F.col("event_time"), (F.col("consent") == F.lit("denied")).alias("denied_wins_tie"))
-    return (
-        person_identifiers(exportable)
-        .join(consent_signals(events), on=["kind", "value"], how="inner")
-        .groupBy("segment", "person_key")
-        .agg(F.max_by("consent", order).alias("latest_consent"))
-        .select("segment", "person_key", "latest_consent")
-    )
-
-
-def read_events(spark: SparkSession, events_root: str, first: date, last: date) -> DataFrame:
-    """Lake events with event_date in [first, last] (partition pruning on ``event_date=``)."""
-    in_range = F.col("event_date").between(F.lit(first), F.lit(last))
-    reader = spark.read.schema(spark_schema("lake_event")).option("basePath", events_root)
-    return reader.parquet(events_root).where(in_range)
+def latest_consent(exportable: DataFrame, consent: DataFrame) -> DataFrame:
+    """Exportable membership rows + consent state (``anonymous_id, consent_time, consent_denied``) ->
+    ``segment, person_key, latest_consent`` ('granted' / 'denied') for exportable persons with a signal."""
+    cookies = person_identifiers(exportable).filter(F.col("kind") == "anonymous_id")
+    signals = consent.select(F.col("anonymous_id").alias("value"), "consent_time", "consent_denied")
+    latest = F.max(F.struct("consent_time", "consent_denied"))
+    per_person = cookies.join(signals, on="value", how="inner").groupBy("segment", "person_key").agg(latest.alias("s"))
+    verdict = F.when(F.col("s.consent_denied"), F.lit("denied")).otherwise(F.lit("granted"))
+    return per_person.select("segment", "person_key", verdict.alias("latest_consent"))

@@ -220,16 +220,14 @@ def run_audience_gate(
     exportable = membership.where(F.col("exportable"))
     run.validate("membership", membership)
     run.validate("exportable", exportable)
-    events_root = Path(lake) / "events"
-    if events_root.is_dir():
-        from retarget_pipeline.quality.consent import latest_consent, read_events
+    consent_key = snap.extra.get("consent")
+    if consent_key:
+        from retarget_pipeline.quality.consent import latest_consent
 
-        first = as_of - timedelta(days=int(spec.param("consent_lookback_days")))
-        run.validate(
-            "exportable_consent", latest_consent(exportable, read_events(session, str(events_root), first, as_of))
-        )
+        consent = session.read.parquet(layout.spark_uri(lake, str(consent_key)))
+        run.validate("exportable_consent", latest_consent(exportable, consent))
     else:
-        run.notes.append("no lake events: consent recheck skipped")
+        run.notes.append("the build names no consent state: consent recheck skipped")
     key_arrays = [
         F.coalesce(F.col(c), F.array().cast("array<string>")) for c in ("user_keys", "email_keys", "phone_keys")
     ]

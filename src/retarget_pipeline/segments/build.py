@@ -160,7 +160,8 @@ def build_segments(
             membership = result.membership.transform(conform("segment_membership"))
             built = io.write_membership(membership, out, as_of, requested, build_id)
             stats_folder = io.write_stats(result.stats, out, as_of, build_id, snapshots.current(out_store, as_of))
-            snap = io.commit_build(out, as_of, build_id, built)
+            extra = {"consent": layout.device_consent_build(build_id), "state": plan.summary()}
+            snap = io.commit_build(out, as_of, build_id, built, extra)
         summary["build_id"] = build_id
         summary["written"] = [
             layout.uri(out, key) for seg in requested if (key := snap.membership_key(seg)) is not None

@@ -205,10 +205,12 @@ def write_stats(stats: DataFrame, out: str, as_of: date, build_id: str, previous
     return folder
 
 
-def commit_build(out: str, as_of: date, build_id: str, built: dict[str, bool]) -> Snapshot:
+def commit_build(
+    out: str, as_of: date, build_id: str, built: dict[str, bool], extra: Mapping[str, Any] | None = None
+) -> Snapshot:
     """Commit build ``build_id`` as ``as_of``'s current snapshot, then collect superseded builds."""
     store = open_store(out)
-    snap = snapshots.new_snapshot(snapshots.current(store, as_of), as_of, build_id, built)
+    snap = snapshots.new_snapshot(snapshots.current(store, as_of), as_of, build_id, built, extra=extra)
     snapshots.commit(store, snap)
     snapshots.collect_garbage(store, as_of)
     return snap

@@ -30,6 +30,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", type=_names, default=None, help="comma-separated names to write (default all)")
     parser.add_argument("--config", default=None, help="segment definitions YAML (default config/segments.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="compute and print the stats, write nothing")
+    parser.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="recompute the engine state (rollups, identity links, consent) from every raw event up to the as-of "
+        "date instead of updating it from the new days",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         segments=args.segments,
         config_path=args.config,
         dry_run=args.dry_run,
+        full_rebuild=args.full_rebuild,
     )
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
