@@ -92,6 +92,7 @@ def _update_state(
     rollups = rollups.localCheckpoint()  # one read of the rollups: rules, attributes and consent use it
     fresh_links = plan.from_scratch or pointer.edges is None
     links = new_links if fresh_links else merge_links(_old_links(spark, out, pointer), new_links)
+    links = links.localCheckpoint()  # written and stitched from the same rows
     merge_days = [date.fromisoformat(d) for d in plan.merge_days]
     signals = latest_consent(rollups.filter(F.col("event_date").isin(merge_days)))
     if plan.consent_base is not None:
@@ -101,7 +102,6 @@ def _update_state(
     if not dry_run:
         io.write_table(links, out, layout.identity_edges_build(build_id))
         io.write_table(consent, out, layout.device_consent_build(build_id))
-        links = io.read_table(spark, out, layout.identity_edges_build(build_id))
     return EngineState(rollups, links, consent), rolled
 
 
