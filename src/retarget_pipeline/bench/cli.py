@@ -36,13 +36,66 @@ def register(subparsers: Any) -> None:
         help="also include the measurements of an earlier bench.json (e.g. 10M run separately); with no "
         "--events given, only re-renders the table, JSON, CSV and plot",
     )
+    p.add_argument(
+        "--history",
+        default=None,
+        metavar="DAYS,...",
+        help="the history scenario instead of the N sizes: for each length (e.g. 7,30,90) the daily build of the "
+        "last day with that much history kept, next to DuckDB's full recompute (history.json/csv/png)",
+    )
+    p.add_argument("--per-day", type=int, default=200_000, help="events per day in the history scenario")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=3, help="days of traffic; as-of = the last day")
     p.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 11, 20))
     p.set_defaults(func=run)
 
 
+def run_history(args: argparse.Namespace) -> int:
+    """``--history``: the daily build's cost against the history kept (see bench/history.py)."""
+    import csv
+
+    from retarget_pipeline.bench.harness import BenchError
+    from retarget_pipeline.bench.history import bench_history, history_rows, plot_history
+    from retarget_pipeline.bench.report import format_rows
+    from retarget_pipeline.errors import UsageError
+
+    try:
+        histories = tuple(sorted({int(d) for d in str(args.history).split(",") if d.strip()}))
+    except ValueError:
+        raise UsageError(f"--history {args.history!r}: expected day counts like 7,30,90") from None
+    if not histories or min(histories) < 2:
+        raise UsageError("--history: every length must be at least 2 days")
+    if args.per_day < 100:
+        raise UsageError("--per-day: expected at least 100 events a day")
+    logging.getLogger("retarget_pipeline.bench").setLevel(logging.INFO)
+    out = Path(args.out)
+    work = Path(args.work) if args.work else out / "work-history"
+    try:
+        results, summaries = bench_history(
+            work, histories=histories, per_day=args.per_day, seed=args.seed, start=args.start_date
+        )
+    except BenchError as exc:
+        print(f"retarget bench --history: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep_data:
+            shutil.rmtree(work, ignore_errors=True)
+    rows = history_rows(results)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {"per_day": args.per_day, "rows": rows, "runs": summaries, "measurements": [r.__dict__ for r in results]}
+    (out / "history.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    with (out / "history.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_history(rows, out / "history.png")
+    print(format_rows(rows))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.history:
+        return run_history(args)
     from retarget_pipeline.bench.harness import BenchError, bench_one
     from retarget_pipeline.bench.report import comparison_rows, format_table, write_outputs
     from retarget_pipeline.errors import UsageError

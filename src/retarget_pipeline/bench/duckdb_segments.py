@@ -2,10 +2,12 @@
 
 Scope compared with ``retarget segments build`` (documented in docs/SCALING.md, "Benchmarks"):
 
-* input: ``events/`` partitions of the read window (event_date pruning by path), ``is_bot = false``,
-  ``event_time`` in ``[as_of_end - read_days, as_of_end)``; erasure requests from ``_erasure/`` if present;
-* identity stitching: the same graph (cookies + ids of identify/purchase events, super-node guard), connected
-  components by iterative min-label propagation, ``person_key = 'p_' || sha256(label)[:32]``;
+* input: every ``events/`` partition up to the as-of date, ``is_bot = false``, ``event_time < as_of_end``; the
+  rules read the window ``[as_of_end - read_days, as_of_end)``; erasure requests from ``_erasure/`` if present.
+  This is a full recompute from raw events: nothing incremental, no state;
+* identity stitching: the same graph (the window's cookies + the ids of every identify/purchase event up to the
+  as-of end: links do not expire with the window; super-node guard), connected components by iterative
+  min-label propagation, ``person_key = 'p_' || sha256(label)[:32]``;
 * every rule of ``config/segments.yaml`` (count / sequence conditions, exclusions, windows), written here
   independently as SQL text, plus the deterministic holdout flag;
 * output compared: the set of ``(segment, person_key, is_holdout)``.
@@ -132,11 +134,12 @@ def _tag(column: str) -> str:
 
 
 def _stitch(con: Any, max_linked_keys: int, max_iterations: int) -> int:
-    """clean -> table ``identities(identifier_type, identifier_value, person_key)``; returns rounds used."""
+    """history (links) + clean (the window's cookies) -> table ``identities(identifier_type, identifier_value,
+    person_key)``; returns rounds used."""
     ids = "list_filter([" + ", ".join(_tag(c) for c in ID_COLUMNS) + "], lambda x: x IS NOT NULL)"
     con.execute(f"""
         CREATE TEMP TABLE linking AS
-        SELECT row_number() OVER () AS rid, {ids} AS ids FROM clean WHERE event_type IN ('identify', 'purchase');
+        SELECT row_number() OVER () AS rid, {ids} AS ids FROM history WHERE event_type IN ('identify', 'purchase');
         CREATE TEMP TABLE exploded AS SELECT rid, unnest(ids) AS id FROM linking;
         CREATE TEMP TABLE edges_all AS
         SELECT DISTINCT a.id AS src, b.id AS dst FROM exploded a JOIN exploded b USING (rid) WHERE a.id <> b.id;
@@ -191,11 +194,12 @@ def build_reference(lake: Path, as_of: date, config: SegmentConfig, out: Path) -
     con.execute("SET TimeZone = 'UTC'")
     glob = str(lake / "events" / "event_date=*" / "event_hour=*" / "*.parquet")
     con.execute(f"""
-        CREATE TEMP TABLE clean AS
+        CREATE TEMP TABLE history AS
         SELECT * FROM read_parquet({_lit(glob)}, hive_partitioning = true)
-        WHERE event_date BETWEEN DATE {_lit(first_day)} AND DATE {_lit(as_of)}
-          AND is_bot = false
-          AND event_time >= {_ts(end - timedelta(days=config.read_days))} AND event_time < {_ts(end)}
+        WHERE event_date <= DATE {_lit(as_of)} AND is_bot = false AND event_time < {_ts(end)};
+        CREATE TEMP TABLE clean AS
+        SELECT * FROM history
+        WHERE event_date >= DATE {_lit(first_day)} AND event_time >= {_ts(end - timedelta(days=config.read_days))}
     """)
     rounds = _stitch(con, s.max_linked_keys, s.max_identity_iterations)
     segs = [SegmentSql(i, n, d.conditions, end) for i, (n, d) in enumerate(config.segments.items())]

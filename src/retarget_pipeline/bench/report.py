@@ -74,6 +74,26 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def format_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain aligned table of dict rows (their keys as the header)."""
+    if not rows:
+        return "(no rows)"
+    head = list(rows[0])
+    cells = [head] + [[_cell(r[k]) for k in head] for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
 def write_outputs(out: Path, results: Sequence[StageResult], summary: dict[str, Any]) -> dict[str, str]:
     """``bench.json`` (everything), ``bench.csv`` (comparison rows), ``bench.png`` (log-log plot)."""
     from dataclasses import asdict
