@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retarget_pipeline.contracts import spark_schema
-from retarget_pipeline.segments.attributes import compute_attributes_from_rollups
+from retarget_pipeline.segments.attributes import ATTRIBUTES
 from retarget_pipeline.segments.caps import FREQUENCY_CAPPED, apply_cross_segment_cap
 from retarget_pipeline.segments.compile import as_of_end
 from retarget_pipeline.segments.evaluate import evaluate_persons, segment_prefixes
@@ -117,19 +117,19 @@ def compute_from_state(
     cookies = identities.filter(F.col("identifier_type") == "anonymous_id").select(
         F.col("identifier_value").alias("anonymous_id"), "person_key"
     )
-    person_days = window.join(cookies, on="anonymous_id", how="inner").localCheckpoint()
+    person_days = window.join(cookies, on="anonymous_id", how="inner")
     erased = erased_persons(identities, erasure).withColumn("is_erased", F.lit(True))
-    rows = (
+    wide = (
         person_days.transform(evaluate_persons(config, RollupSpec.of(config), as_of))
         .join(person_consent(state.consent, cookies), on="person_key", how="left")
         .withColumn("consent_denied", F.coalesce("consent_denied", F.lit(False)))
-        .transform(explode_segments(config))
+        .localCheckpoint()
+    )
+    rows = (
+        wide.transform(explode_segments(config))
         .join(erased, on="person_key", how="left")
         .withColumn("is_erased", F.coalesce("is_erased", F.lit(False)))
         .localCheckpoint()
-    )
-    attribute_days = person_days.filter(
-        F.col("event_date") >= F.lit(as_of - timedelta(days=s.attribute_lookback_days - 1))
     )
     membership = (
         rows.filter(~F.col("is_erased"))
@@ -138,7 +138,7 @@ def compute_from_state(
         .filter(F.col("segment").isin(list(requested)))
         .transform(attach_continuity(previous, as_of))
         .join(summarize_persons(identities), on="person_key", how="inner")
-        .join(compute_attributes_from_rollups(attribute_days), on="person_key", how="left")
+        .join(wide.select("person_key", *ATTRIBUTES), on="person_key", how="left")
         .select(*spark_schema("segment_membership").fieldNames(), "in_previous")
         .localCheckpoint()
     )

@@ -11,8 +11,9 @@ as-of day), from the per-day columns :mod:`.rollup` wrote:
 - frequency caps: per-day impression counts summed over each cap's window;
 - ``last`` (a segment's ``last_event_time``): the latest time of its positive conditions' matched events.
 
-Input columns: ``person_key, event_date`` + the rollup columns. Output: ``person_key, global_capped`` and per
-segment prefix ``q`` (qualifies, exclusions applied), ``last``, ``cap``.
+Input columns: ``person_key, event_date`` + the rollup columns. Output: ``person_key, global_capped``, the
+attributes (:mod:`.attributes`: computed in the same aggregation) and per segment prefix ``q`` (qualifies,
+exclusions applied), ``last``, ``cap``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import date, datetime, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from retarget_pipeline.segments.attributes import attribute_aggregates, attribute_columns
 from retarget_pipeline.segments.compile import as_of_end
 from retarget_pipeline.segments.model import (
     CountCondition,
@@ -134,6 +136,7 @@ def evaluate_persons(config: SegmentConfig, spec: RollupSpec, as_of: date) -> Ca
             cap = _capped(d.frequency_caps, campaign_key(d.campaign_ids), as_of) if d.frequency_caps else F.lit(False)
             aggs.append(cap.alias(f"{prefixes[name]}cap"))
         aggs.append(_capped(config.settings.global_frequency_caps, "impressions", as_of).alias("global_capped"))
+        aggs += attribute_aggregates(as_of, config.settings.attribute_lookback_days)
         wide = person_days.groupBy("person_key").agg(*aggs)
         own, lasts = {}, {}
         for name, d in config.segments.items():
@@ -144,7 +147,8 @@ def evaluate_persons(config: SegmentConfig, spec: RollupSpec, as_of: date) -> Ca
             for name, p in prefixes.items()
             for col in (finals[name].alias(f"{p}q"), lasts[name].alias(f"{p}last"), F.col(f"{p}cap"))
         ]
-        return wide.select("person_key", "global_capped", *per_segment)
+        attributes = [column.alias(name) for name, column in attribute_columns().items()]
+        return wide.select("person_key", "global_capped", *attributes, *per_segment)
 
     return transform
 

@@ -35,7 +35,7 @@ from retarget_pipeline.segments.compile import compile_predicate
 from retarget_pipeline.segments.model import Condition, CountCondition, SegmentConfig, SequenceCondition
 
 INTERACTIONS = ("product_view", "add_to_cart", "begin_checkout", "purchase", "ad_click")
-ROLLUP_VERSION = 1  # bump when the rollup's fixed columns or their meaning change
+ROLLUP_VERSION = 2  # bump when the rollup's fixed columns or their meaning change
 KEYS = ("anonymous_id", "event_date")
 
 
@@ -92,7 +92,9 @@ def _latest_signal() -> Column:
     return F.max(F.when(is_signal, order))
 
 
-def _simple_aggregates(spec: RollupSpec) -> list[Column]:
+def _aggregates(spec: RollupSpec) -> list[Column]:
+    """Everything of a device-day in one aggregation (one shuffle): counts and times directly, the per-value lists
+    as raw lists (``_``-prefixed) that :func:`_tally` turns into counts per value afterwards."""
     event_type, t = F.col("event_type"), F.col("event_time")
     is_impression = event_type == F.lit("ad_impression")
     aggs: list[Column] = [
@@ -115,11 +117,20 @@ def _simple_aggregates(spec: RollupSpec) -> list[Column]:
         (F.col("price") * F.coalesce(F.col("quantity"), F.lit(1))).cast("decimal(38,4)").alias("amount"),
     )
     aggs.append(F.array_sort(F.collect_list(F.when(is_cart, line))).alias("cart_lines"))
+    interaction = event_type.isin(list(INTERACTIONS))
+    for column, name in (("product_id", "_products"), ("category", "_categories")):
+        aggs.append(F.collect_list(F.when(interaction, F.col(column))).alias(name))
     for cond in spec.conditions:
         k = condition_key(cond)
         if isinstance(cond, CountCondition) and cond.without is None:
             hit = compile_predicate(cond.where)
             aggs += [F.count_if(hit).alias(f"{k}_n"), F.max(F.when(hit, t)).alias(f"{k}_t")]
+        elif isinstance(cond, CountCondition) and cond.without is not None and cond.same is not None:
+            value = F.col(cond.same)
+            where = compile_predicate(cond.where) & value.isNotNull()
+            aggs.append(F.collect_list(F.when(where, F.struct(value.alias("v"), t.alias("t")))).alias(f"_{k}_w"))
+            without = compile_predicate(cond.without) & value.isNotNull()
+            aggs.append(F.array_sort(F.collect_set(F.when(without, value))).alias(f"{k}_x"))
         elif isinstance(cond, SequenceCondition):
             aggs.append(F.max(F.when(compile_predicate(cond.first), t)).alias(f"{k}_a"))
             then_no = compile_predicate(cond.then_no)
@@ -130,52 +141,42 @@ def _simple_aggregates(spec: RollupSpec) -> list[Column]:
     return aggs
 
 
-def _value_lists(events: DataFrame, spec: RollupSpec) -> list[DataFrame]:
-    """Per-day lists keyed by a value: the tallies and each without/same condition's two sides."""
-    tallies = [("product_id", "product_tally"), ("category", "category_tally")]
-    interaction = F.col("event_type").isin(list(INTERACTIONS))
-    frames = [_counted_values(events.filter(interaction), F.col(c), name, with_time=False) for c, name in tallies]
-    for cond in spec.conditions:
-        if isinstance(cond, CountCondition) and cond.without is not None and cond.same is not None:
-            k, value = condition_key(cond), F.col(cond.same)
-            frames.append(
-                _counted_values(events.filter(compile_predicate(cond.where)), value, f"{k}_w", with_time=True)
-            )
-            without = events.filter(compile_predicate(cond.without) & value.isNotNull())
-            frames.append(without.groupBy(*KEYS).agg(F.array_sort(F.collect_set(value)).alias(f"{k}_x")))
-    return frames
+def _tally(values: Column) -> Column:
+    """A list of values -> ``array<struct<v, n>>``, one entry per distinct value with its count, by value."""
+    distinct = F.array_sort(F.array_distinct(values))
+    return F.transform(
+        distinct, lambda v: F.struct(v.alias("v"), F.size(F.filter(values, lambda x: x == v)).cast("long").alias("n"))
+    )
 
 
-def _counted_values(events: DataFrame, value: Column, name: str, *, with_time: bool) -> DataFrame:
-    """``anonymous_id, event_date, <name> array<struct<v, n[, t]>>`` (sorted by value) of non-null values."""
-    per_value = events.filter(value.isNotNull()).groupBy(*KEYS, value.alias("v"))
-    fields = [F.count(F.lit(1)).alias("n")] + ([F.max("event_time").alias("t")] if with_time else [])
-    counted = per_value.agg(*fields)
-    entry = F.struct("v", "n", *(["t"] if with_time else []))
-    return counted.groupBy(*KEYS).agg(F.array_sort(F.collect_list(entry)).alias(name))
+def _tally_with_time(entries: Column) -> Column:
+    """``array<struct<v, t>>`` -> ``array<struct<v, n, t>>``: count and latest time per distinct value, by value."""
+    distinct = F.array_sort(F.array_distinct(F.transform(entries, lambda e: e["v"])))
+
+    def entry(v: Column) -> Column:
+        same = F.filter(entries, lambda e: e["v"] == v)
+        return F.struct(
+            v.alias("v"),
+            F.size(same).cast("long").alias("n"),
+            F.array_max(F.transform(same, lambda e: e["t"])).alias("t"),
+        )
+
+    return F.transform(distinct, entry)
 
 
 def rollup_device_days(spec: RollupSpec) -> Any:
     """lake_event rows (bots dropped) -> one rollup row per ``anonymous_id, event_date``."""
 
     def transform(events: DataFrame) -> DataFrame:
-        main = events.groupBy(*KEYS).agg(*_simple_aggregates(spec))
-        for frame in _value_lists(events, spec):
-            main = main.join(frame, on=list(KEYS), how="left")
-        empty = {name: F.coalesce(F.col(name), F.array()) for name in rollup_list_columns(spec)}
+        main = events.groupBy(*KEYS).agg(*_aggregates(spec))
+        lists = {"product_tally": _tally(F.col("_products")), "category_tally": _tally(F.col("_categories"))}
+        for cond in spec.conditions:
+            if isinstance(cond, CountCondition) and cond.without is not None:
+                lists[f"{condition_key(cond)}_w"] = _tally_with_time(F.col(f"_{condition_key(cond)}_w"))
         signal = {"consent_time": F.col("_signal.t"), "consent_denied": F.col("_signal.denied")}
-        return main.withColumns({**signal, **empty}).select(*rollup_columns(spec))
+        return main.withColumns({**signal, **lists}).select(*rollup_columns(spec))
 
     return transform
-
-
-def rollup_list_columns(spec: RollupSpec) -> list[str]:
-    """The list columns filled from :func:`_value_lists` (empty list, never null)."""
-    cols = ["product_tally", "category_tally"]
-    for cond in spec.conditions:
-        if isinstance(cond, CountCondition) and cond.without is not None:
-            cols += [f"{condition_key(cond)}_w", f"{condition_key(cond)}_x"]
-    return cols
 
 
 def rollup_columns(spec: RollupSpec) -> list[str]:
