@@ -197,6 +197,9 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
     assert audit["linked_identifiers"] == {"advertising_id": 1, "anonymous_id": 2, "email_key": 1, "user_key": 1}
     # Hand-counted: 4 events, 3 email match keys (3 platforms), 1 member, 1 quarantined line, delivered rows:
     # dsp 4 (2 cookies, MAID, uid2 email) + meta 1 + crm 1 = 6, the same 6 in the delivered state.
+    # Engine state: one device-day and one consent row per cookie (2 + 2); identity links: each identify
+    # event links its 3 ids pairwise (laptop: cookie, email, user id; phone: cookie, email, MAID) = 3 + 3,
+    # all touching Erin's ids (the email is one node, so no pair repeats).
     assert audit["rows_removed"] == {
         "delivery_files": 6,
         "delivery_state": 6,
@@ -204,6 +207,9 @@ def test_erasure_end_to_end(spark: Any, world: dict[str, Path], caplog: Any, cap
         "identity_match_keys": 3,
         "quarantine_redacted": 1,
         "segment_membership": 1,
+        "state_device_days": 2,
+        "state_device_consent": 2,
+        "state_identity_edges": 6,
     }
     assert audit["event_partitions_rewritten"] == ["event_date=2026-11-20/event_hour=14"]
     assert_erin_gone(w, tokens, capsys, caplog)

@@ -114,7 +114,7 @@ def apply_one(
         removed["delivery_files"] = deliveries.scrub_delivery_files(store, tokens)
         removed["delivery_state"] = deliveries.scrub_state(store, tokens)
     removed["segment_membership"] = scrub.scrub_segments(lake, nodes)
-    removed["segment_state"] = scrub.scrub_state(lake, nodes)
+    removed.update({f"state_{table}": n for table, n in scrub.scrub_state(lake, nodes).items()})
     removed["identity_match_keys"] = scrub.scrub_match_keys(lake, nodes)
     removed["events"], partitions = scrub.scrub_events(lake, nodes)
     device_ids = {v for t, v in nodes if t in ("anonymous_id", "advertising_id")}

@@ -60,22 +60,22 @@ def _micros(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def scrub_state(lake: Lake, nodes: set[Node]) -> int:
+def scrub_state(lake: Lake, nodes: set[Node]) -> dict[str, int]:
     """The segment engine's state, every version of it (``device_days``, ``device_consent``: the person's
-    cookies' rows; ``identity_edges``: links touching any of their ids). Rows removed."""
+    cookies' rows; ``identity_edges``: links touching any of their ids). Rows removed per table."""
     cookies = pa.array(by_type(nodes).get("anonymous_id", []), pa.string())
     tagged = pa.array(sorted(f"{kind}:{value}" for kind, value in nodes), pa.string())
-    removed = 0
+    removed = {layout.DEVICE_DAYS: 0, layout.DEVICE_CONSENT: 0, layout.IDENTITY_EDGES: 0}
     for table_name in (layout.DEVICE_DAYS, layout.DEVICE_CONSENT):
         for key in lake.files(f"{table_name}/") if len(cookies) else []:
             table = lake.read_table(key)
-            removed += _rewrite(
+            removed[table_name] += _rewrite(
                 lake, key, table, pc.invert(pc.fill_null(pc.is_in(table["anonymous_id"], cookies), False))
             )
     for key in lake.files(f"{layout.IDENTITY_EDGES}/") if len(tagged) else []:
         table = lake.read_table(key)
         touching = pc.or_(pc.is_in(table["lo"], tagged), pc.is_in(table["hi"], tagged))
-        removed += _rewrite(lake, key, table, pc.invert(pc.fill_null(touching, False)))
+        removed[layout.IDENTITY_EDGES] += _rewrite(lake, key, table, pc.invert(pc.fill_null(touching, False)))
     return removed
 
 

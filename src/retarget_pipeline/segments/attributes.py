@@ -1,7 +1,7 @@
 """Per-person attributes carried on every membership row, from the rollups of the attribute window.
 
 They are part of the one per-person aggregation of :func:`retarget_pipeline.segments.evaluate.evaluate_persons`:
-:func:`attribute_aggregates` collects the window's per-day values, :func:`attribute_columns` derives the final
+:func:`attribute_aggregates` collects the window's per-day values, :func:`with_attributes` derives the final
 columns ``last_cart_time, cart_value, cart_currency, top_product_ids, top_categories`` from them (built-in
 higher-order functions; no shuffle of its own). Persons with no rollup row in the window get nulls.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -53,32 +53,33 @@ def _top(entries: Column, n: int) -> Column:
     return F.transform(F.slice(ranked, 1, n), lambda s: s["v"])
 
 
-def _cart(lines: Column, last_purchase: Column) -> tuple[Column, Column]:
-    """(cart value, its currency) of the window's cart lines after the last purchase."""
-    open_lines = F.filter(lines, lambda line: last_purchase.isNull() | (line["t"] > last_purchase))
-    adds = F.filter(open_lines, lambda line: line["add"])
-    currency = F.array_max(F.transform(adds, lambda line: F.struct(line["t"].alias("t"), line["ccy"].alias("ccy"))))
-    ccy = currency["ccy"]
-    counted = F.filter(open_lines, lambda line: line["ccy"].eqNullSafe(ccy))
+def with_attributes(wide: DataFrame) -> DataFrame:
+    """Over :func:`attribute_aggregates`' columns, + the attribute columns, in stages so each list function runs
+    once per person: the open cart lines, then its adds and currency, then the value."""
+    seen = F.col("_attr_seen").isNotNull()
+    last_purchase = F.col("_last_purchase")
+    opened = wide.withColumn(
+        "_open", F.filter(F.col("_lines"), lambda line: last_purchase.isNull() | (line["t"] > last_purchase))
+    )
+    adds = opened.withColumn("_adds", F.filter(F.col("_open"), lambda line: line["add"]))
+    latest_add = F.array_max(
+        F.transform(F.col("_adds"), lambda line: F.struct(line["t"].alias("t"), line["ccy"].alias("ccy")))
+    )
+    with_ccy = adds.withColumn("_ccy", latest_add["ccy"])
+    counted = F.filter(F.col("_open"), lambda line: line["ccy"].eqNullSafe(F.col("_ccy")))
 
     def add(acc: Column, line: Column) -> Column:
         amount = F.coalesce(line["amount"], F.lit(0).cast(_AMOUNT))
         return (acc + F.when(line["add"], amount).otherwise(-amount)).cast(_AMOUNT)
 
     total = F.aggregate(counted, F.lit(0).cast(_AMOUNT), add)
-    has_open = F.size(adds) > 0
-    value = F.when(has_open, F.greatest(total, F.lit(0).cast(_AMOUNT))).cast(MONEY)
-    return value, F.when(has_open, ccy)
-
-
-def attribute_columns() -> dict[str, Column]:
-    """The attribute columns over :func:`attribute_aggregates`' columns."""
-    seen = F.col("_attr_seen").isNotNull()
-    value, currency = _cart(F.col("_lines"), F.col("_last_purchase"))
-    return {
-        "last_cart_time": F.col("_last_cart"),
-        "cart_value": F.when(seen, value),
-        "cart_currency": F.when(seen, currency),
-        "top_product_ids": F.when(seen, _top(F.col("_products"), 5)),
-        "top_categories": F.when(seen, _top(F.col("_categories"), 3)),
-    }
+    has_open = seen & (F.size(F.col("_adds")) > 0)
+    return with_ccy.withColumns(
+        {
+            "last_cart_time": F.col("_last_cart"),
+            "cart_value": F.when(has_open, F.greatest(total, F.lit(0).cast(_AMOUNT))).cast(MONEY),
+            "cart_currency": F.when(has_open, F.col("_ccy")),
+            "top_product_ids": F.when(seen, _top(F.col("_products"), 5)),
+            "top_categories": F.when(seen, _top(F.col("_categories"), 3)),
+        }
+    )

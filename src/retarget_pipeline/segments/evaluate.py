@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from retarget_pipeline.segments.attributes import attribute_aggregates, attribute_columns
+from retarget_pipeline.segments.attributes import ATTRIBUTES, attribute_aggregates, with_attributes
 from retarget_pipeline.segments.compile import as_of_end
 from retarget_pipeline.segments.model import (
     CountCondition,
@@ -97,17 +97,21 @@ def _condition_result(cond: CountCondition | SequenceCondition, end: datetime) -
     return holds, anchor
 
 
-def _segment_columns(d: SegmentDefinition, end: datetime) -> tuple[Column, Column]:
-    """(own rule holds, last matched time) of one segment."""
+def _segment_columns(d: SegmentDefinition) -> tuple[Column, Column]:
+    """(own rule holds, last matched time) of one segment, over the per-condition columns ``<key>_H`` / ``_L``."""
     holds: Column = F.lit(True)
     lasts: list[Column] = []
     for cond in d.conditions:
-        h, last = _condition_result(cond, end)
-        holds = holds & h
-        if last is not None:
-            lasts.append(last)
+        k = condition_key(cond)
+        holds = holds & F.col(f"{k}_H")
+        if _is_positive(cond):
+            lasts.append(F.col(f"{k}_L"))
     latest = F.greatest(*lasts) if len(lasts) > 1 else (lasts[0] if lasts else F.lit(None).cast("timestamp"))
     return holds, latest
+
+
+def _is_positive(cond: CountCondition | SequenceCondition) -> bool:
+    return isinstance(cond, SequenceCondition) or cond.at_least > 0
 
 
 def _with_exclusions(config: SegmentConfig, own: Mapping[str, Column]) -> dict[str, Column]:
@@ -125,30 +129,54 @@ def _with_exclusions(config: SegmentConfig, own: Mapping[str, Column]) -> dict[s
     return {name: resolve(name) for name in config.segments}
 
 
+PARALLELISM_CONF = "spark.retarget.evaluate.partitions"
+
+
+def _partitions(frame: DataFrame) -> int:
+    """Partitions of the per-person aggregation: it is CPU-bound (list functions per person), so it gets every
+    core even when its input is small enough for adaptive execution to squeeze it into one task."""
+    configured = frame.sparkSession.conf.get(PARALLELISM_CONF, None)
+    if configured:
+        return max(1, int(configured))
+    return max(2, 2 * frame.sparkSession.sparkContext.defaultParallelism)
+
+
 def evaluate_persons(config: SegmentConfig, spec: RollupSpec, as_of: date) -> Callable[[DataFrame], DataFrame]:
-    """Person-attributed rollup rows -> one wide row per person (see the module doc)."""
+    """Person-attributed rollup rows -> one wide row per person (see the module doc).
+
+    One aggregation, then staged projections: each condition's count/last/holds is computed once (``<key>_N``
+    -> ``<key>_H`` / ``<key>_L``), then each segment's rule, then the exclusions over those columns, so no list
+    function is evaluated twice per person."""
     end = as_of_end(as_of)
 
     def transform(person_days: DataFrame) -> DataFrame:
         aggs = _condition_aggregates(spec, as_of)
-        prefixes = {name: f"_s{i}" for i, name in enumerate(config.segments)}
+        prefixes = segment_prefixes(config)
         for name, d in config.segments.items():
             cap = _capped(d.frequency_caps, campaign_key(d.campaign_ids), as_of) if d.frequency_caps else F.lit(False)
             aggs.append(cap.alias(f"{prefixes[name]}cap"))
         aggs.append(_capped(config.settings.global_frequency_caps, "impressions", as_of).alias("global_capped"))
         aggs += attribute_aggregates(as_of, config.settings.attribute_lookback_days)
-        wide = person_days.groupBy("person_key").agg(*aggs)
+        spread = person_days.repartition(_partitions(person_days), "person_key")
+        wide = spread.groupBy("person_key").agg(*aggs)
+        per_condition: dict[str, Column] = {}
+        for cond in spec.conditions:
+            k = condition_key(cond)
+            holds, last = _condition_result(cond, end)
+            per_condition[f"{k}_H"] = holds
+            per_condition[f"{k}_L"] = last if last is not None else F.lit(None).cast("timestamp")
+        staged = wide.withColumns(per_condition)
         own, lasts = {}, {}
         for name, d in config.segments.items():
-            own[name], lasts[name] = _segment_columns(d, end)
-        finals = _with_exclusions(config, own)
+            own[name], lasts[name] = _segment_columns(d)
+        staged = staged.withColumns({f"{prefixes[n]}own": c for n, c in own.items()})
+        finals = _with_exclusions(config, {n: F.col(f"{prefixes[n]}own") for n in config.segments})
         per_segment = [
             col
             for name, p in prefixes.items()
             for col in (finals[name].alias(f"{p}q"), lasts[name].alias(f"{p}last"), F.col(f"{p}cap"))
         ]
-        attributes = [column.alias(name) for name, column in attribute_columns().items()]
-        return wide.select("person_key", "global_capped", *attributes, *per_segment)
+        return staged.transform(with_attributes).select("person_key", "global_capped", *ATTRIBUTES, *per_segment)
 
     return transform
 
