@@ -64,15 +64,38 @@ def test_download_latest_and_by_date(delivery_root: Path, tmp_path: Path, capsys
         "--root",
         str(delivery_root),
     ]
-    assert main([*base, "--to", str(tmp_path / "latest")]) == 0
+    assert main([*base, "--to", str(tmp_path / "dl")]) == 0
     assert "incremental-bbbb: 2 files, 3 rows, sha256 verified" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "latest").iterdir()) == [
-        "_manifest.json",
-        "part-00001.csv.gz",
-        "part-00002.csv.gz",
-    ]
-    assert main([*base, "--as-of", "2026-03-01", "--to", str(tmp_path / "old")]) == 0
-    assert (tmp_path / "old" / "part-00001.csv.gz").read_bytes() == csv_gz(3)
+    latest = tmp_path / "dl" / "cart_abandoners.meta_custom_audience.2026-03-02.incremental-bbbb"
+    assert sorted(p.name for p in latest.iterdir()) == ["_manifest.json", "part-00001.csv.gz", "part-00002.csv.gz"]
+    # Another delivery into the same folder: its own sub-folder, nothing of the first one overwritten.
+    first = {p.name: p.read_bytes() for p in latest.iterdir()}
+    assert main([*base, "--as-of", "2026-03-01", "--to", str(tmp_path / "dl")]) == 0
+    old = tmp_path / "dl" / "cart_abandoners.meta_custom_audience.2026-03-01.full-aaaa"
+    assert (old / "part-00001.csv.gz").read_bytes() == csv_gz(3)
+    assert {p.name: p.read_bytes() for p in latest.iterdir()} == first
+    # The same delivery again: verified and left as is.
+    assert main([*base, "--to", str(tmp_path / "dl")]) == 0
+    assert {p.name: p.read_bytes() for p in latest.iterdir()} == first
+
+
+def test_download_never_overwrites_silently(
+    delivery_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["audiences", "download", "cart_abandoners", "--destination", "meta_custom_audience"]
+    base += ["--root", str(delivery_root), "--to", str(tmp_path / "dl")]
+    assert main(base) == 0
+    folder = tmp_path / "dl" / "cart_abandoners.meta_custom_audience.2026-03-02.incremental-bbbb"
+    (folder / "part-00002.csv.gz").write_bytes(b"edited by hand")
+    capsys.readouterr()
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "already holds part-00001.csv.gz, part-00002.csv.gz, _manifest.json of another download" in err
+    assert "--overwrite" in err
+    assert (folder / "part-00002.csv.gz").read_bytes() == b"edited by hand"
+    assert main([*base, "--overwrite"]) == 0
+    assert json.loads((folder / "_manifest.json").read_text())["delivery_id"] == "incremental-bbbb"
+    assert (folder / "part-00002.csv.gz").read_bytes() != b"edited by hand"
 
 
 def test_download_mismatch_fails_naming_the_file(
@@ -85,7 +108,7 @@ def test_download_mismatch_fails_naming_the_file(
     args = ["audiences", "download", "browsers", "--destination", "meta_custom_audience", "--root", str(delivery_root)]
     assert main([*args, "--to", str(tmp_path / "out")]) == 1
     assert "part-00001.csv.gz does not match the manifest" in capsys.readouterr().err
-    assert list((tmp_path / "out").iterdir()) == []
+    assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
 def test_url_presigns_s3_with_expiry(s3_bucket: str, delivery_root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,6 +100,15 @@ def test_download_streams_verified_file(client: Any, viewer: dict[str, str]) -> 
     assert response.status_code == 200
     assert response.content == csv_gz(5)
     assert response.headers["x-checksum-sha256"] == hashlib.sha256(csv_gz(5)).hexdigest()
+    disposition = response.headers["content-disposition"]
+    assert 'filename="browsers.meta_custom_audience.2026-03-02.full-dddd.part-00001.csv.gz"' in disposition
+
+
+def test_file_missing_on_disk_is_404_not_500(client: Any, viewer: dict[str, str], delivery_root: Path) -> None:
+    (delivery_root / FILE.removeprefix("files/").replace("2026-03-02", "as_of=2026-03-02")).unlink()
+    response = client.get(f"/audiences/{FILE}", headers=viewer)
+    assert response.status_code == 404
+    assert "part-00001.csv.gz is listed in this delivery's manifest but missing on disk" in response.text
 
 
 def test_tampered_file_is_not_served(client: Any, viewer: dict[str, str], delivery_root: Path) -> None:

@@ -321,6 +321,9 @@ def test_explicit_segments_unconfigured_skipped_unbuilt_rejected(lake: Path, tmp
     assert summary["skipped"] == [{"segment": SEGMENT, "reason": "not configured for this destination"}]
     with pytest.raises(ExportInputError, match="segment 'ghost': not in segment build"):
         export(lake, tmp_path / "out", str(config), "crm_csv", segments=["ghost"])
+    # A typo is neither configured nor built: refused, where it used to be an export of nothing that exits 0.
+    with pytest.raises(ExportInputError, match=r"unknown segment\(s\) \['nope'\]: not in the destinations config"):
+        export(lake, tmp_path / "out", str(config), "crm_csv", segments=[SEGMENT, "nope"])
     everything = export(lake, tmp_path / "out", str(config), "crm_csv")
     assert [s["segment"] for s in everything["segments"]] == [SEGMENT]
     (ghost,) = everything["skipped"]

@@ -139,7 +139,8 @@ def test_export_to_s3_that_stays_down_keeps_the_last_good_delivery(
         "audiences", "download", SEGMENT, "--destination", "crm_csv", "--root", out, "--to", str(tmp_path / "dl")
     )
     assert "sha256 verified" in fetched.stdout
-    assert json.loads((tmp_path / "dl" / "_manifest.json").read_text())["as_of"] == "2026-03-01"
+    (manifest,) = (tmp_path / "dl").glob("*/_manifest.json")
+    assert json.loads(manifest.read_text())["as_of"] == "2026-03-01"
     # S3 is back: the next run completes the delivery
     run_export(lake=str(lake), destination="crm_csv", to=out, as_of=DAY2, config_path=config)
     assert listed(out) == ["2026-03-01", "2026-03-02"]

@@ -48,7 +48,7 @@ def test_built_in_config_loads() -> None:
 
 def test_type_error_names_file_segment_and_field() -> None:
     assert _error(_doc(idle_minutes="ten")) == (
-        "config/segments.yaml: segment 'cart_abandoners': field 'idle_minutes': expected integer >= 0, got 'ten'"
+        "config/segments.yaml: segment 'cart_abandoners': field 'idle_minutes': expected integer between 0 and 527040, got 'ten'"
     )
 
 
@@ -60,13 +60,30 @@ def test_nested_rule_field_and_enum() -> None:
     message = _error(doc)
     assert "segment 'x': field 'rule.all[0].count.where.event_type': expected one of ['page_view'" in message
     assert "got 'click'" in message
-    assert "segment 'x': field 'rule.all[0].count.within_days': expected integer >= 1, got 0" in message
+    assert "segment 'x': field 'rule.all[0].count.within_days': expected integer between 1 and 1830, got 0" in message
 
 
 def test_unknown_field_and_bad_holdout() -> None:
     message = _error(_doc(idle_minute=5, holdout_pct=150))
     assert "segment 'cart_abandoners': unknown field(s) ['idle_minute']" in message
-    assert "field 'holdout_pct': expected number >= 0 <= 100, got 150" in message
+    assert "field 'holdout_pct': expected number between 0 and 100, got 150" in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # YAML `.nan` passes JSON Schema's minimum/maximum (every comparison with NaN is false) and used to hold
+        # out everyone; YAML `.inf` fails the maximum and is named once.
+        ({"holdout_pct": float("nan")}, "field 'holdout_pct': expected a finite number, got nan"),
+        ({"holdout_pct": float("inf")}, "field 'holdout_pct': expected number between 0 and 100, got inf"),
+        ({"lookback_days": 100_000}, "field 'lookback_days': expected integer between 1 and 1830, got 100000"),
+        ({"ttl_days": 10**12}, "field 'ttl_days': expected integer between 1 and 366, got 1000000000000"),
+        ({"idle_minutes": 2**63}, f"field 'idle_minutes': expected integer between 0 and 527040, got {2**63}"),
+        ({"priority": -(10**9)}, "field 'priority': expected integer between -1000000 and 1000000, got -1000000000"),
+    ],
+)
+def test_unbounded_and_non_finite_values_are_refused(fields: dict[str, Any], expected: str) -> None:
+    assert _error(_doc(**fields)) == f"config/segments.yaml: segment 'cart_abandoners': {expected}"
 
 
 def test_template_parameter_checks() -> None:

@@ -45,7 +45,13 @@ def register(subparsers: Any) -> None:
     download.add_argument("--destination", required=True)
     download.add_argument("--as-of", help="YYYY-MM-DD (default: latest)")
     download.add_argument("--delivery-id")
-    download.add_argument("--to", required=True, type=Path, help="local folder to write the files into")
+    download.add_argument(
+        "--to",
+        required=True,
+        type=Path,
+        help="local folder; the files go into its sub-folder <segment>.<destination>.<as_of>.<delivery_id>/",
+    )
+    download.add_argument("--overwrite", action="store_true", help="replace files of an earlier download there")
     download.add_argument("--root", default=None, help=root_help)
     download.set_defaults(func=run_download)
 
@@ -128,19 +134,22 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_download(args: argparse.Namespace) -> int:
     from retarget_pipeline.download.catalog import DeliveryError
-    from retarget_pipeline.download.fetch import download_delivery
+    from retarget_pipeline.download.fetch import DownloadExistsError, delivery_folder, download_delivery
     from retarget_pipeline.storage import StorageError
 
     catalog = _catalog(args)
     delivery = _find(catalog, args)
+    folder = args.to / delivery_folder(delivery)
     try:
-        written = download_delivery(catalog.store, delivery, args.to)
+        written = download_delivery(catalog.store, delivery, folder, overwrite=args.overwrite)
+    except DownloadExistsError as exc:
+        raise UsageError(f"{exc} (--overwrite)") from exc
     except (DeliveryError, StorageError) as exc:
         print(f"retarget audiences download: error: {exc}", file=sys.stderr)
         return 1
     print(
         f"downloaded {delivery.segment} -> {delivery.destination} as_of={delivery.as_of} "
-        f"{delivery.delivery_id}: {len(written) - 1} files, {delivery.rows} rows, sha256 verified, into {args.to}"
+        f"{delivery.delivery_id}: {len(written) - 1} files, {delivery.rows} rows, sha256 verified, into {folder}"
     )
     return 0
 

@@ -19,6 +19,35 @@ class ChecksumMismatchError(DeliveryError):
     """A downloaded file's SHA-256 or size differs from the manifest; the message names the file."""
 
 
+class DownloadExistsError(DeliveryError):
+    """The target folder already holds other files of the same names: nothing is overwritten silently."""
+
+
+def delivery_folder(delivery: Delivery) -> str:
+    """The folder one downloaded delivery gets: ``<segment>.<destination>.<as_of>.<delivery_id>`` (every part is
+    a checked name without dots or slashes), so downloads of different audiences never share a file name."""
+    return f"{delivery.segment}.{delivery.destination}.{delivery.as_of}.{delivery.delivery_id}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _already_downloaded(delivery: Delivery, to_dir: Path) -> bool:
+    """``to_dir`` holds exactly this delivery: its manifest and every file, checksums matching."""
+    try:
+        manifest = json.loads((to_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest == delivery.manifest and all(
+        (to_dir / e.name).is_file() and _sha256(to_dir / e.name) == e.sha256 for e in delivery.files
+    )
+
+
 @dataclass(frozen=True)
 class FileLink:
     name: str
@@ -46,9 +75,22 @@ def download_file(store: Store, delivery: Delivery, entry: DeliveryFile, target:
             )
 
 
-def download_delivery(store: Store, delivery: Delivery, to_dir: Path) -> list[Path]:
+def download_delivery(store: Store, delivery: Delivery, to_dir: Path, *, overwrite: bool = False) -> list[Path]:
     """Download every file of ``delivery`` into ``to_dir``, then its manifest (written last: a local folder
-    with ``_manifest.json`` is complete). Returns the paths written, manifest last."""
+    with ``_manifest.json`` is complete). Returns the paths, manifest last.
+
+    Files of the same names already there are refused (:class:`DownloadExistsError`) unless ``overwrite``; a
+    folder that already holds exactly this delivery, verified, is left as is (downloading twice is a no-op)."""
+    names = [e.name for e in delivery.files] + [MANIFEST_NAME]
+    present = [n for n in names if (to_dir / n).exists()]
+    if present and not overwrite:
+        if _already_downloaded(delivery, to_dir):
+            log.info("%s already holds delivery %s, verified", to_dir, delivery.delivery_id)
+            return [to_dir / n for n in names]
+        raise DownloadExistsError(
+            f"{to_dir}: already holds {', '.join(present)} of another download; nothing was written "
+            "(choose another folder, or overwrite)"
+        )
     to_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for entry in delivery.files:

@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retarget_pipeline.download.catalog import Delivery, DeliveryCatalog, DeliveryFile, is_safe_name
 from retarget_pipeline.download.chart import size_chart_svg, size_series
 from retarget_pipeline.download.cli import default_root, human_size
+from retarget_pipeline.download.fetch import delivery_folder
 from retarget_pipeline.storage import open_store
 
 RESOURCE_NAME = "Audience downloads"
@@ -151,15 +152,20 @@ def create_app() -> FastAPI:
         if path is None:  # S3: the browser fetches straight from the bucket with a short-lived URL
             return RedirectResponse(store.presign(key, PRESIGN_SECONDS), status.HTTP_307_TEMPORARY_REDIRECT)
         digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(block)
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1024 * 1024), b""):
+                    digest.update(block)
+        except FileNotFoundError:  # listed by a complete manifest, gone from disk (removed by hand, or erased)
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"{entry.name} is listed in this delivery's manifest but missing on disk"
+            ) from None
         if digest.hexdigest() != entry.sha256:
             raise HTTPException(status.HTTP_409_CONFLICT, f"{entry.name} does not match its manifest checksum")
         return FileResponse(
             path,
             media_type="application/gzip" if name.endswith(".gz") else "application/octet-stream",
-            filename=entry.name,
+            filename=f"{delivery_folder(delivery)}.{entry.name}",  # says which audience, never a bare part file
             headers={"X-Checksum-SHA256": entry.sha256},
         )
 

@@ -150,6 +150,12 @@ def _targets(
     if wanted is None:
         skipped = [{"segment": s, "reason": why(s)} for s in configured if s not in built]
         return [config[s][destination] for s in configured if s in built], skipped
+    unknown = [s for s in wanted if s not in config and s not in snap.segments]
+    if unknown:  # a typo must not be an export that succeeds and delivers nothing
+        raise ExportInputError(
+            f"unknown segment(s) {unknown}: not in the destinations config ({sorted(config)}) nor in segment "
+            f"build {snap.build_id} ({sorted(snap.segments)})"
+        )
     # A segment list is often shared by every destination of a run: one not configured here is skipped, not fatal.
     skipped = [{"segment": s, "reason": "not configured for this destination"} for s in wanted if s not in configured]
     for segment in wanted:

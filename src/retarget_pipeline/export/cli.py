@@ -7,14 +7,15 @@ import json
 from datetime import date
 from typing import Any
 
+from retarget_pipeline.dates import parse_as_of
 from retarget_pipeline.export.destinations import DESTINATION_TYPES
 
 
 def _date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return parse_as_of(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:

@@ -10,39 +10,21 @@ Messages name the field and what was expected, never the value (it may be person
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retarget_pipeline.config import ConfigError
 from retarget_pipeline.contracts import Contract, load_contract
-
-
-def earliest_event_time() -> datetime:
-    """Start of the plausibility window for event and receipt times (``RETARGET_EVENT_TIME_MIN``, a date)."""
-    raw = os.environ.get(EARLIEST_ENV)
-    if not raw:
-        return DEFAULT_EARLIEST
-    try:
-        day = date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{EARLIEST_ENV}: expected a date YYYY-MM-DD, got {raw!r}") from None
-    if not date(1970, 1, 1) <= day <= date(2100, 1, 1):
-        raise ConfigError(f"{EARLIEST_ENV}: expected a date between 1970-01-01 and 2100-01-01, got {raw!r}")
-    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-
+from retarget_pipeline.dates import EARLIEST_ENV, earliest_event_time
 
 SLOW_BLOCK = 256  # rows per block checked value by value when a block has a wrongly typed value
 FUTURE_TOLERANCE = timedelta(days=1)  # event_time may lead received_time by this much (device clocks)
 RECEIPT_LEAD = timedelta(days=1)  # received_time may lead the ingest run's clock by this much (collector clocks)
-EARLIEST_ENV = "RETARGET_EVENT_TIME_MIN"  # the plausibility window's start (ISO date), default 2000-01-01
-DEFAULT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _VERSION = re.compile(r"^\d+\.\d+$")
 Problem = tuple[str, str, str]  # (reason_code, field, message)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from retarget_pipeline.dates import parse_as_of
 from retarget_pipeline.errors import ParamError
 from retarget_pipeline.orchestration.locations import lake_root
 
@@ -29,6 +30,14 @@ def parse_date(value: object, name: str) -> date:
         raise ParamError(f"param {name}: expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
+def parse_as_of_param(value: object) -> date:
+    """The ``as_of`` Param: a date inside the plausible window (:func:`retarget_pipeline.dates.parse_as_of`)."""
+    try:
+        return parse_as_of(value, "param as_of")
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+
+
 def resolve_as_of(
     params: Mapping[str, Any],
     *,
@@ -39,7 +48,7 @@ def resolve_as_of(
     """The build date: the ``as_of`` Param, else the newest event date named by the triggering asset events,
     else the (daily) data interval's start date, else the run's ``run_after`` date. Never "now"."""
     if params.get("as_of"):
-        return parse_date(params["as_of"], "as_of")
+        return parse_as_of_param(params["as_of"])
     if triggering_event_dates:
         return max(parse_date(d, "triggering asset event_dates") for d in triggering_event_dates)
     if interval_start is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from retarget_pipeline.config import ConfigError, project_root
 from retarget_pipeline.errors import ParamError, PermanentError
-from retarget_pipeline.orchestration.build import parse_date, parse_segments
+from retarget_pipeline.orchestration.build import parse_as_of_param, parse_date, parse_segments
 from retarget_pipeline.orchestration.locations import deliveries_root, join, lake_root
 
 MODES: tuple[str, ...] = ("full", "incremental")
@@ -86,7 +86,8 @@ def plan_export(
     raw_as_of = params.get("as_of") or triggering_as_of or fallback_as_of
     if not raw_as_of:
         raise ParamError("cannot tell which build to export: give the as_of param")
-    as_of = parse_date(raw_as_of, "as_of").isoformat()
+    explicit = params.get("as_of")
+    as_of = (parse_as_of_param(explicit) if explicit else parse_date(raw_as_of, "as_of")).isoformat()
     known = destination_names()
     destinations = parse_segments(params.get("destinations")) or sorted(known)
     unknown = sorted(set(destinations) - set(known))

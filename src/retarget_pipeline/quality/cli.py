@@ -11,14 +11,15 @@ import sys
 from datetime import date
 from typing import Any
 
+from retarget_pipeline.dates import parse_as_of
 from retarget_pipeline.orchestration.locations import lake_root
 
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_as_of(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:

@@ -10,6 +10,7 @@ Built-in templates expand into the same generic rule language as hand-written ``
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,11 @@ def _describe(schema: Mapping[str, Any]) -> str:
         return f"one of {list(schema['enum'])}"
     kind = schema.get("type", "value")
     parts = [kind if isinstance(kind, str) else " or ".join(kind)]
-    if "minimum" in schema:
+    if "minimum" in schema and "maximum" in schema:
+        parts.append(f"between {schema['minimum']} and {schema['maximum']}")
+    elif "minimum" in schema:
         parts.append(f">= {schema['minimum']}")
-    if "maximum" in schema:
+    elif "maximum" in schema:
         parts.append(f"<= {schema['maximum']}")
     if schema.get("minLength"):
         parts.append("(non-empty)")
@@ -106,8 +109,28 @@ def validate_document(doc: Any, source: str) -> None:
     """Raise :class:`SegmentConfigError` listing every schema violation (one per line)."""
     schema = json.loads((schemas_dir() / "segment_definition.v1.schema.json").read_text(encoding="utf-8"))
     errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        raise SegmentConfigError("\n".join(_format_error(source, e) for e in errors))
+    lines = [_format_error(source, e) for e in errors]
+    # JSON Schema's bounds are comparisons, and NaN fails none of them (YAML's `.nan` would pass
+    # `holdout_pct: {minimum: 0, maximum: 100}` and hold out everyone): refuse non-finite numbers anywhere.
+    reported = {tuple(e.absolute_path) for e in errors}
+    lines += [
+        f"{_location(source, path)}: expected a finite number, got {value!r}"
+        for path, value in _non_finite(doc)
+        if path not in reported
+    ]
+    if lines:
+        raise SegmentConfigError("\n".join(lines))
+
+
+def _non_finite(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
+    """(path, value) of every NaN or infinite float in a parsed YAML document."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(path, node)]
+    if isinstance(node, Mapping):
+        return [hit for k, v in node.items() for hit in _non_finite(v, (*path, k))]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in _non_finite(v, (*path, i))]
+    return []
 
 
 def _predicate(raw: Mapping[str, Any]) -> Predicate:

@@ -11,12 +11,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from retarget_pipeline.dates import parse_as_of
+
 
 def _as_of(value: str) -> date:
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--as-of: expected YYYY-MM-DD, got {value!r}") from None
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(value: str) -> list[str]:
