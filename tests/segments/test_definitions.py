@@ -48,7 +48,8 @@ def test_built_in_config_loads() -> None:
 
 def test_type_error_names_file_segment_and_field() -> None:
     assert _error(_doc(idle_minutes="ten")) == (
-        "config/segments.yaml: segment 'cart_abandoners': field 'idle_minutes': expected integer between 0 and 527040, got 'ten'"
+        "config/segments.yaml: segment 'cart_abandoners': field 'idle_minutes': "
+        "expected integer between 0 and 527040, got 'ten'"
     )
 
 
