@@ -29,6 +29,16 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+SEGMENTS_CONFIG_ENV = "RETARGET_SEGMENTS_CONFIG"
+DESTINATIONS_CONFIG_ENV = "RETARGET_DESTINATIONS_CONFIG"
+
+
+def config_file(env: str, name: str) -> Path:
+    """A deployment's config file: ``$<env>`` when set (config kept outside the checkout, e.g. in the
+    deployment's own repository), else ``config/<name>`` of the checkout."""
+    return Path(os.environ.get(env) or project_root() / "config" / name)
+
+
 @dataclass(frozen=True)
 class PseudonymKeys:
     """Versioned HMAC keys: ``RETARGET_PSEUDONYM_KEYS='v1:<base64>,v2:<base64>'`` and

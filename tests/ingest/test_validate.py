@@ -19,12 +19,30 @@ def check(record: dict[str, Any]) -> tuple[str, str] | None:
 
 def test_rules_come_from_the_contract() -> None:
     rules = {r.name: r for r in compile_contract(load_contract("pixel_event"))}
-    assert set(rules) == set(load_contract("pixel_event").names)
+    # every field but the string map (properties), which is checked per record beside the columns
+    assert set(rules) == set(load_contract("pixel_event").names) - {"properties"}
     assert rules["event_id"].min_length == 8 and rules["event_id"].max_length == 64
     assert rules["currency"].pattern == "^[A-Z]{3}$"
     assert rules["quantity"].maximum == 100000
     assert rules["event_time"].kind == "datetime" and rules["event_time"].required
     assert rules["user_id"].required is False
+    assert rules["anonymous_id"].required is False  # one of anonymous_id / user_id: a cross-field check
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"event_type": "custom"}, ("missing_field", "event_name")),
+        ({"event_type": "custom", "event_name": "Signed Up"}, None),
+        ({"event_type": "custom", "event_name": "Signed Up", "properties": {"plan": "pro", "seats": 3}}, None),
+        ({"event_type": "custom", "event_name": "Signed Up", "properties": "plan=pro"}, ("wrong_type", "properties")),
+        ({"event_type": "custom", "event_name": ""}, ("invalid_value", "event_name")),
+        ({"anonymous_id": None}, ("missing_field", "anonymous_id")),
+        ({"anonymous_id": None, "user_id": "cust-42"}, None),
+    ],
+)
+def test_open_taxonomy_and_id_rules(fields: dict[str, Any], expected: tuple[str, str] | None) -> None:
+    assert check(event(**fields)) == expected
 
 
 def test_valid_record_passes_and_is_typed() -> None:

@@ -206,6 +206,35 @@ def test_custom_sequence_no_b_within_t(spark) -> None:
     )
 
 
+def test_custom_events_by_name_and_property(spark) -> None:
+    """Signed up on the pro plan (a custom event with a property) in the last 7 days, never viewed a promotion."""
+    rule = {
+        "all": [
+            {
+                "count": {
+                    "where": {"event_type": "custom", "event_name": "Signed Up", "properties": {"plan": "pro"}},
+                    "within_days": 7,
+                }
+            },
+            {"count": {"where": {"event_name": {"in": ["Promotion Viewed", "promo_view"]}}, "within_days": 7,
+                       "at_most": 0}},
+        ]
+    }  # fmt: skip
+    t = before_end(days=1)
+    pro = {"plan": "pro", "seats": "3"}
+    rows = [
+        event("custom", "pro", t, event_name="Signed Up", properties=pro),
+        event("custom", "free", t, event_name="Signed Up", properties={"plan": "free"}),
+        event("custom", "no_props", t, event_name="Signed Up"),  # no properties: the property never matches
+        event("custom", "other_name", t, event_name="Signed In", properties=pro),
+        event("custom", "saw_promo", t, event_name="Signed Up", properties=pro),
+        event("custom", "saw_promo", t, event_name="promo_view"),
+        event("custom", "old", before_end(days=7, microseconds=1), event_name="Signed Up", properties=pro),
+        event("page_view", "named_page", t, event_name="Signed Up", properties=pro),  # not a custom event
+    ]
+    _members(spark, run(spark, rows, make_config({"pro_signups": {"rule": rule}})), [("pro_signups", "pro")])
+
+
 def test_bots_are_excluded_before_anything(spark) -> None:
     t = before_end(hours=2)
     rows = [

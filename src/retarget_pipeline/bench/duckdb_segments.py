@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from retarget_pipeline.identity_rules import ID_COLUMNS, USER_DEVICE_PREFIX
 from retarget_pipeline.segments.definitions import (
     Condition,
     CountCondition,
@@ -34,8 +35,6 @@ from retarget_pipeline.segments.definitions import (
     SegmentConfig,
     SequenceCondition,
 )
-
-ID_COLUMNS = ("anonymous_id", "user_key", "email_key", "phone_key", "advertising_id")
 
 
 def _lit(value: Any) -> str:
@@ -51,14 +50,16 @@ def _predicate(p: Predicate) -> str:
     if p.event_types:
         parts.append(f"event_type IN ({', '.join(map(_lit, p.event_types))})")
     for m in p.matches:
+        name = m.property_name
+        col = m.field if name is None else f"map_extract(properties, {_lit(name)})[1]"
         if m.op == "equals":
-            parts.append(f"{m.field} = {_lit(m.values[0])}")
+            parts.append(f"{col} = {_lit(m.values[0])}")
         elif m.op == "in":
-            parts.append(f"{m.field} IN ({', '.join(map(_lit, m.values))})")
+            parts.append(f"{col} IN ({', '.join(map(_lit, m.values))})")
         elif m.op == "under":
-            parts.append(f"({m.field} = {_lit(m.values[0])} OR starts_with({m.field}, {_lit(m.values[0] + '/')}))")
+            parts.append(f"({col} = {_lit(m.values[0])} OR starts_with({col}, {_lit(m.values[0] + '/')}))")
         else:
-            parts.append(f"starts_with({m.field}, {_lit(m.values[0])})")
+            parts.append(f"starts_with({col}, {_lit(m.values[0])})")
     return f"coalesce({' AND '.join(parts) or 'true'}, false)"
 
 
@@ -139,7 +140,8 @@ def _stitch(con: Any, max_linked_keys: int, max_iterations: int) -> int:
     ids = "list_filter([" + ", ".join(_tag(c) for c in ID_COLUMNS) + "], lambda x: x IS NOT NULL)"
     con.execute(f"""
         CREATE TEMP TABLE linking AS
-        SELECT row_number() OVER () AS rid, {ids} AS ids FROM history WHERE event_type IN ('identify', 'purchase');
+        SELECT row_number() OVER () AS rid, {ids} AS ids FROM history WHERE event_type IN ('identify', 'purchase')
+          OR starts_with(anonymous_id, '{USER_DEVICE_PREFIX}');
         CREATE TEMP TABLE exploded AS SELECT rid, unnest(ids) AS id FROM linking;
         CREATE TEMP TABLE edges_all AS
         SELECT DISTINCT a.id AS src, b.id AS dst FROM exploded a JOIN exploded b USING (rid) WHERE a.id <> b.id;

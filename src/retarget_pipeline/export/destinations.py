@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from retarget_pipeline.config import project_root
+from retarget_pipeline.config import DESTINATIONS_CONFIG_ENV, config_file
 from retarget_pipeline.errors import PermanentError
 
 
@@ -60,7 +60,7 @@ class DestinationConfig:
 
 
 def default_config_path() -> Path:
-    return project_root() / "config" / "destinations.yaml"
+    return config_file(DESTINATIONS_CONFIG_ENV, "destinations.yaml")
 
 
 def _int_option(where: str, field: str, value: Any, minimum: int) -> int:

@@ -291,14 +291,14 @@ def _prepare(
         mask = pa.array(keep)
         cols = {k: v.filter(mask) for k, v in cols.items()}
         kept = np.flatnonzero(keep)
-        extra = [records[i].get("extra") for i in kept]
+        side = [(records[i].get("extra"), records[i].get("properties")) for i in kept]
         lines = pa.array([line_nos[i] for i in kept], pa.int64())
     else:
-        extra = [r.get("extra") for r in records]
+        side = [(r.get("extra"), r.get("properties")) for r in records]
         lines = pa.array(line_nos, pa.int64())
     erased = 0
     if ctx.erasure is not None:
-        cols, extra, lines, erased = ctx.erasure.drop(cols, extra, lines, ctx.mapper.pseudo)
-    table = ctx.mapper.to_lake(cols, extra, lines, fmt, f.uri)
+        cols, side, lines, erased = ctx.erasure.drop(cols, side, lines, ctx.mapper.pseudo)
+    table = ctx.mapper.to_lake(cols, side, lines, fmt, f.uri)
     log.debug("%s: %d rows staged", f.uri, table.num_rows)
     return _Prepared(quarantined, table, erased)

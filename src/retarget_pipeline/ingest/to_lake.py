@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.ingest.adapters._common import extra_value
 from retarget_pipeline.ingest.bots import BotRules
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, ip_prefix, mask_text, mask_urls
 from retarget_pipeline.matchkeys import match_keys
@@ -54,15 +55,19 @@ class LakeMapper:
     def to_lake(
         self,
         cols: dict[str, pa.Array],
-        extra: list[dict[str, str] | None],
+        side: list[tuple[dict[str, str] | None, dict[str, Any] | None]],
         lines: pa.Array,
         source_format: str,
         source_file: str,
     ) -> pa.Table:
+        """``side``: per row, the fields that travel beside the typed columns: (``extra``, ``properties``)."""
         n = len(lines)
         event_time = cols["event_time"]
+        user_key = self.pseudo.keys(cols["user_id"], "user_id")
         derived: dict[str, pa.Array] = {
-            "user_key": self.pseudo.keys(cols["user_id"], "user_id"),
+            "user_key": user_key,
+            # An event with only a user id (server-side calls) belongs to the user's pseudonymous device.
+            "anonymous_id": pc.coalesce(cols["anonymous_id"], pc.binary_join_element_wise("user:", user_key, "")),
             "email_key": self.pseudo.keys(cols["email"], "email"),
             "phone_key": self.pseudo.keys(cols["phone"], "phone"),
             "advertising_id": pc.utf8_lower(cols["advertising_id"]),
@@ -71,7 +76,8 @@ class LakeMapper:
             "ip_prefix": ip_prefix(cols["ip"]),
             "event_date": pc.cast(event_time, pa.date32()),
             "event_hour": pc.cast(pc.hour(event_time), pa.int8()),
-            "extra": _extra_map(extra),
+            "extra": _extra_map([e for e, _ in side]),
+            "properties": _properties_map([p for _, p in side]),
             "source_format": pa.array([source_format] * n, pa.string()),
             "source_file": pa.array([source_file] * n, pa.string()),
             "source_line": lines,
@@ -115,6 +121,20 @@ def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if pa.types.is_decimal(target) and pa.types.is_floating(arr.type):
         return pc.round(arr, 4).cast(target, safe=False)  # range checked by the validator
     return arr.cast(target)
+
+
+def _properties_map(properties: list[dict[str, Any] | None]) -> pa.Array:
+    """The events' own properties: string -> string (nested values JSON-encoded), free text masked."""
+    mtype = pa.map_(pa.string(), pa.string())
+    if not any(properties):
+        return pa.nulls(len(properties), mtype)
+    return pa.array(
+        [
+            None if not p else [(str(k), mask_text(extra_value(v))) for k, v in p.items() if v is not None]
+            for p in properties
+        ],
+        type=mtype,
+    )
 
 
 def _extra_map(extra: list[dict[str, str] | None]) -> pa.Array:

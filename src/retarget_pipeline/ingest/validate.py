@@ -61,6 +61,8 @@ def compile_contract(contract: Contract) -> list[FieldRule]:
     for f in contract.fields:
         spec = f.spec
         kind = "datetime" if f.json_type == "string" and spec.get("format") == "date-time" else f.json_type
+        if kind == "object":  # string maps (``properties``) travel beside the columns: see Validator._maps
+            continue
         if kind not in {"string", "datetime", "integer", "number", "boolean"}:
             raise ValueError(f"{contract.path.name}: field {f.name!r}: validator has no rule for type {kind!r}")
         rules.append(
@@ -110,6 +112,7 @@ class Validator:
         # numbers and booleans always go value by value, as pyarrow would accept True or truncate 1.5.
         self._text = [r for r in self.rules if r.kind in ("string", "datetime")]
         self._struct = pa.struct([(r.name, pa.string()) for r in self._text])
+        self._maps = tuple(f.name for f in self.contract.fields if f.json_type == "object")
 
     def validate(self, records: list[dict[str, Any]]) -> tuple[dict[str, pa.Array], dict[int, Problem]]:
         problems: dict[int, Problem] = {}
@@ -117,7 +120,37 @@ class Validator:
         columns = {rule.name: self._check(rule, typed[rule.name], problems) for rule in self.rules}
         self._check_window(columns, problems)
         self._check_future(columns, problems)
+        self._check_maps(records, problems)
+        self._check_cross_field(columns, problems)
         return columns, problems
+
+    def _check_maps(self, records: list[dict[str, Any]], problems: dict[int, Problem]) -> None:
+        """Object fields (``properties``): a JSON object or null; anything else is ``wrong_type``."""
+        for name in self._maps:
+            for i, record in enumerate(records):
+                value = record.get(name)
+                if value is not None and type(value) is not dict:
+                    problems.setdefault(
+                        i, ("wrong_type", name, f"{name}: expected an object, got {type(value).__name__}")
+                    )
+
+    @staticmethod
+    def _check_cross_field(columns: dict[str, pa.Array], problems: dict[int, Problem]) -> None:
+        """A custom event needs its name; an event needs a device or a user (anonymous_id or user_id)."""
+        event_type, event_name = columns.get("event_type"), columns.get("event_name")
+        if event_type is not None and event_name is not None:
+            unnamed = pc.and_(pc.equal(event_type, "custom"), pc.is_null(event_name))
+            for i in np.flatnonzero(pc.fill_null(unnamed, False).to_numpy(zero_copy_only=False)):
+                problems.setdefault(
+                    int(i), ("missing_field", "event_name", "event_name: required for event_type custom")
+                )
+        device, user = columns.get("anonymous_id"), columns.get("user_id")
+        if device is not None and user is not None:
+            nobody = pc.and_(pc.is_null(device), pc.is_null(user))
+            for i in np.flatnonzero(nobody.to_numpy(zero_copy_only=False)):
+                problems.setdefault(
+                    int(i), ("missing_field", "anonymous_id", "anonymous_id: required unless user_id is given")
+                )
 
     def _check_window(self, columns: dict[str, pa.Array], problems: dict[int, Problem]) -> None:
         """The plausibility window: no event or receipt before ``earliest`` (RETARGET_EVENT_TIME_MIN, default

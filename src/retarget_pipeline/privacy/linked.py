@@ -18,11 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from retarget_pipeline.identity_rules import GUARDED_TYPES, ID_COLUMNS, LINKING_EVENTS, USER_DEVICE_PREFIX
 from retarget_pipeline.lake.files import Lake
 
-ID_COLUMNS = ("anonymous_id", "user_key", "email_key", "phone_key", "advertising_id")
-LINKING_EVENTS = ("identify", "purchase")
-GUARDED_TYPES = ("user_key", "email_key")
 MAX_HOPS = 30  # the engine's default max_identity_iterations
 Node = tuple[str, str]  # (identifier_type, value)
 
@@ -57,7 +55,10 @@ def _linking_rows(lake: Lake, frontier: set[Node]) -> list[pa.Table]:
     expr = any_id_in(frontier)
     if expr is None:
         return []
-    expr = expr & pc.field("event_type").isin(list(LINKING_EVENTS))
+    linking = pc.field("event_type").isin(list(LINKING_EVENTS)) | pc.starts_with(
+        pc.field("anonymous_id"), USER_DEVICE_PREFIX
+    )
+    expr = expr & linking
     out = []
     for key in lake.files("events/"):
         with lake.local_copy(key) as path:

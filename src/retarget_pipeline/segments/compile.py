@@ -32,7 +32,9 @@ def compile_predicate(p: Predicate) -> Column:
     if p.event_types:
         cond = cond & F.col("event_type").isin(list(p.event_types))
     for m in p.matches:
-        col = F.col(m.field)
+        name = m.property_name
+        # map[key] is NULL for a missing key (element_at would raise under ANSI mode)
+        col = F.col("properties").getItem(name) if name is not None else F.col(m.field)
         if m.op == "equals":
             test = col == F.lit(m.values[0])
         elif m.op == "in":

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from retarget_pipeline.config import project_root
+from retarget_pipeline.config import SEGMENTS_CONFIG_ENV, config_file, project_root
 from retarget_pipeline.contracts import schemas_dir
 from retarget_pipeline.segments.model import (
+    PROPERTIES_FIELD,
     Condition,
     CountCondition,
     FrequencyCap,
@@ -55,7 +56,7 @@ __all__ = [
 
 
 def default_config_path() -> Path:
-    return project_root() / "config" / "segments.yaml"
+    return config_file(SEGMENTS_CONFIG_ENV, "segments.yaml")
 
 
 def _describe(schema: Mapping[str, Any]) -> str:
@@ -133,13 +134,22 @@ def _non_finite(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, 
     return []
 
 
+def _match(field: str, spec: Any) -> Match:
+    """``{op: value}``, or a plain string meaning ``{equals: value}``."""
+    if isinstance(spec, str):
+        return Match(field, "equals", (spec,))
+    ((op, value),) = spec.items()
+    return Match(field, op, tuple(value) if isinstance(value, list) else (value,))
+
+
 def _predicate(raw: Mapping[str, Any]) -> Predicate:
     types = raw.get("event_type", [])
     event_types = (types,) if isinstance(types, str) else tuple(types)
     matches = []
-    for field in sorted(k for k in raw if k != "event_type"):
-        ((op, value),) = raw[field].items()
-        matches.append(Match(field, op, tuple(value) if isinstance(value, list) else (value,)))
+    for field in sorted(k for k in raw if k not in ("event_type", "properties")):
+        matches.append(_match(field, raw[field]))
+    for name in sorted(raw.get("properties", {})):
+        matches.append(_match(f"{PROPERTIES_FIELD}.{name}", raw["properties"][name]))
     return Predicate(event_types, tuple(matches))
 
 

@@ -24,9 +24,8 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-ID_COLUMNS = ("anonymous_id", "user_key", "email_key", "phone_key", "advertising_id")
-LINKING_EVENTS = ("identify", "purchase")
-GUARDED_TYPES = ("user_key", "email_key")
+from retarget_pipeline.identity_rules import GUARDED_TYPES, ID_COLUMNS, LINKING_EVENTS, USER_DEVICE_PREFIX
+
 LOCAL_MAX_EDGES_CONF = "spark.retarget.identity.localMaxEdges"
 DEFAULT_LOCAL_MAX_EDGES = 5_000_000
 
@@ -53,7 +52,8 @@ def extract_links(events: DataFrame) -> DataFrame:
     """Linking events -> undirected links ``lo, hi, first_seen`` (``lo < hi``; earliest event time of the link):
     the rows of the ``identity_edges`` state table."""
     ids = F.array_compact(F.array(*[_tagged(c) for c in ID_COLUMNS]))
-    linking = events.filter(F.col("event_type").isin(list(LINKING_EVENTS))).select(ids.alias("ids"), "event_time")
+    is_linking = F.col("event_type").isin(list(LINKING_EVENTS)) | F.col("anonymous_id").startswith(USER_DEVICE_PREFIX)
+    linking = events.filter(is_linking).select(ids.alias("ids"), "event_time")
     pairs = linking.select(F.explode("ids").alias("lo"), "ids", "event_time").select(
         "lo", F.explode("ids").alias("hi"), "event_time"
     )

@@ -14,11 +14,20 @@ class SegmentConfigError(PermanentError, ValueError):
     """Invalid segment definitions or an unknown segment name; the message names file, segment and field."""
 
 
+PROPERTIES_FIELD = "properties"  # Match.field 'properties.<name>': the event property <name>
+
+
 @dataclass(frozen=True)
 class Match:
-    field: str
+    field: str  # a lake_event column, or 'properties.<name>'
     op: str  # equals | in | prefix | under (category path: the value itself or below it)
     values: tuple[str, ...]
+
+    @property
+    def property_name(self) -> str | None:
+        """The event property this match reads, or None for a column."""
+        head, dot, name = self.field.partition(".")
+        return name if dot and head == PROPERTIES_FIELD else None
 
 
 @dataclass(frozen=True)

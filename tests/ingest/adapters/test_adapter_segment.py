@@ -20,6 +20,7 @@ SEGMENT_EXPECTED = [
     {
         "schema_version": "1.0",
         "event_type": "page_view",
+        "event_name": "page",
         "event_id": "ajs-next-0b3c6a1d2e4f",
         "anonymous_id": "a-7f3e9c21",
         "event_time": "2026-11-20T14:03:22.361Z",
@@ -49,6 +50,7 @@ SEGMENT_EXPECTED = [
     {  # no receivedAt -> sentAt; Advertising=false -> denied; nested properties flattened
         "schema_version": "1.0",
         "event_type": "product_view",
+        "event_name": "Product Viewed",
         "event_id": "ajs-next-1c4d",
         "anonymous_id": "a-7f3e9c21",
         "event_time": "2026-11-20T14:04:00.050Z",
@@ -74,6 +76,7 @@ SEGMENT_EXPECTED = [
     {  # multi-product order: one purchase record, first product mapped, full array kept in extra
         "schema_version": "1.0",
         "event_type": "purchase",
+        "event_name": "Order Completed",
         "event_id": "ajs-next-2d5e",
         "anonymous_id": "a-7f3e9c21",
         "user_id": "cust-42",
@@ -93,6 +96,7 @@ SEGMENT_EXPECTED = [
     {  # identify: email + phone from traits; the rest of the traits (name, address) is NOT kept
         "schema_version": "1.0",
         "event_type": "identify",
+        "event_name": "identify",
         "event_id": "ajs-next-3e6f",
         "anonymous_id": "a-7f3e9c21",
         "user_id": "cust-42",
@@ -104,9 +108,41 @@ SEGMENT_EXPECTED = [
         "consent": "unknown",
         "extra": {},
     },
-    ("error", "unknown_event", "event"),  # custom track event: quarantined and counted
-    ("error", "unknown_event", "event"),  # Product List Viewed: no 1:1 event type
-    None,  # group call: no event by design
+    # Every valid event is kept: a track event without a standard type is a custom event, by its name.
+    {
+        "schema_version": "1.0",
+        "event_type": "custom",
+        "event_name": "Newsletter Signed Up",
+        "event_id": "ajs-next-4f70",
+        "anonymous_id": "a-7f3e9c21",
+        "event_time": "2026-11-20T14:10:00Z",
+        "received_time": "2026-11-20T14:10:00Z",
+        "consent": "unknown",
+        "extra": {},
+    },
+    {
+        "schema_version": "1.0",
+        "event_type": "custom",
+        "event_name": "Product List Viewed",
+        "event_id": "ajs-next-5a81",
+        "anonymous_id": "a-7f3e9c21",
+        "event_time": "2026-11-20T14:10:01Z",
+        "received_time": "2026-11-20T14:10:01Z",
+        "consent": "unknown",
+        "extra": {},
+    },
+    {  # group call: the group id as a property, no traits
+        "schema_version": "1.0",
+        "event_type": "custom",
+        "event_name": "group",
+        "properties": {"group_id": "g-1"},
+        "event_id": "ajs-next-6b92",
+        "anonymous_id": "a-7f3e9c21",
+        "event_time": "2026-11-20T14:10:02Z",
+        "received_time": "2026-11-20T14:10:02Z",
+        "consent": "unknown",
+        "extra": {},
+    },
     ("error", "malformed_json", None),  # truncated last line
 ]
 
@@ -114,6 +150,7 @@ RUDDERSTACK_EXPECTED = [
     {  # total instead of revenue, request_ip, "$direct" referrer, OneTrust C0004 denied, userId ""
         "schema_version": "1.0",
         "event_type": "purchase",
+        "event_name": "Order Completed",
         "event_id": "b6a2e8d4-5c0f-4e3f-9a51-1f2b3c4d5e6f",
         "anonymous_id": "8d872292-709c-4fe4-b7c3",
         "event_time": "2026-11-20T15:00:00.120Z",
@@ -142,6 +179,7 @@ RUDDERSTACK_EXPECTED = [
     {  # snake_case event name, numeric product id, string price, advertisingId, no receivedAt
         "schema_version": "1.0",
         "event_type": "add_to_cart",
+        "event_name": "product_added",
         "event_id": "c7d0e1f2-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
         "anonymous_id": "8d872292-709c-4fe4-b7c3",
         "event_time": "2026-11-20T15:01:00Z",
@@ -161,6 +199,7 @@ RUDDERSTACK_EXPECTED = [
     {
         "schema_version": "1.0",
         "event_type": "page_view",
+        "event_name": "screen",
         "event_id": "d8e1f203-4b5c-4d6e-9f70-8b9c0d1e2f30",
         "anonymous_id": "8d872292-709c-4fe4-b7c3",
         "event_time": "2026-11-20T15:02:00Z",
@@ -186,7 +225,7 @@ def test_rudderstack_lines_map_to_expected_records(parse_all: ParseAll) -> None:
     ("obj", "reason", "field"),
     [
         ({"type": "alias2", "messageId": "m1"}, "unknown_event", "type"),
-        ({"type": "track", "messageId": "m1"}, "unknown_event", "event"),
+        ({"type": "track", "messageId": "m1"}, "missing_field", "event"),
         (
             {"type": "track", "event": "Product Added", "messageId": "m1", "properties": {"price": "cheap"}},
             "invalid_value",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -38,6 +39,24 @@ def flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
             flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
     else:
         out[prefix] = extra_value(value)
+
+
+def usable_ip(value: Any) -> str | None:
+    """A collector's client IP as ingest can use it: a valid IPv4/IPv6 address as is; an address whose last
+    octets a collector anonymised to ``x`` (Snowplow's IP anonymisation enrichment: ``203.0.113.x``) with them
+    as 0 (its network stays usable); anything else (a pseudonymised IP: the enrichment's hash) -> None, the
+    event is kept without an IP."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    octets = text.split(".")
+    if len(octets) == 4 and "x" in octets and all(o == "x" or (o.isdigit() and int(o) < 256) for o in octets):
+        return ".".join("0" if o == "x" else str(int(o)) for o in octets)
+    return None
 
 
 def is_ad_category(name: str) -> bool:

@@ -1,13 +1,17 @@
 """Segment-spec JSON lines (Segment's and RudderStack's S3 destinations) -> pixel contract records.
 
-Mapping decisions (see also tests/ingest/adapters/test_segment.py):
-- ``page`` and ``screen`` -> page_view; ``identify`` -> identify; ``group`` / ``alias`` carry no event by
-  design -> skipped (None). Any other ``type`` -> ``unknown_event``.
-- ``track`` maps only the e-commerce spec v2 events with a 1:1 meaning (and their v1 names, which old
-  sources still send): Product Viewed, Product Added, Product Removed, Checkout Started, Order Completed.
-  Every other track event (Product List Viewed, Cart Viewed, custom events ...) -> ``unknown_event`` so it
-  is quarantined and counted rather than silently dropped or faked as a page_view (which would double-count
-  the page calls analytics.js already sends). Names match case-insensitively, ``_`` treated as a space.
+Mapping decisions (see also tests/ingest/adapters/test_adapter_segment.py):
+- ``page`` and ``screen`` -> page_view; ``identify`` -> identify; ``alias`` -> identify (it links the
+  message's anonymousId to its userId; ``previousId`` may itself be a raw user id or email and is never
+  kept); ``group`` -> custom event ``group`` with ``properties.group_id`` (the group's traits are account
+  data and are not kept). Any other ``type`` -> ``unknown_event``.
+- ``track``: the e-commerce spec v2 events with a 1:1 meaning (and their v1 names, which old sources still
+  send) map to standard types: Product Viewed, Product Added, Product Removed, Checkout Started, Order
+  Completed. Every other track event (Product List Viewed, Promotion Clicked, Order Refunded, Signed Up ...)
+  is kept as ``custom`` with ``event_name`` = its name and its properties. Names match case-insensitively,
+  ``_`` treated as a space. Every event keeps its name in ``event_name``.
+- Ids: ``anonymousId`` and/or ``userId`` (the spec requires one of them; a userId-only message belongs to the
+  user's pseudonymous device, see schemas/pixel_event).
 - Multi-product orders (``properties.products[]``): ONE record with order_id/revenue/currency plus the
   first product's product_id/category/price/quantity; the whole array stays in
   ``extra["properties.products"]`` (JSON). revenue = ``properties.revenue``, else ``total`` (RudderStack).
@@ -27,12 +31,19 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from retarget_pipeline.ingest.adapters._common import decode_line, flatten, is_ad_category, to_int, to_number
+from retarget_pipeline.ingest.adapters._common import (
+    decode_line,
+    extra_value,
+    flatten,
+    is_ad_category,
+    to_int,
+    to_number,
+    usable_ip,
+)
 from retarget_pipeline.ingest.adapters.base import Adapter, AdapterError
 
 SCHEMA_VERSION = "1.0"
 _TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
-_SKIPPED_TYPES = frozenset({"group", "alias"})
 _TRACK_EVENTS: dict[str, str] = {
     "product viewed": "product_view",
     "viewed product": "product_view",
@@ -48,6 +59,8 @@ _TRACK_EVENTS: dict[str, str] = {
 # Dotted paths never copied to extra (profile data / raw identifiers), besides the ones mapped.
 _DROPPED_PREFIXES = ("traits", "context.traits", "context.consent", "context.consentManagement")
 _DROPPED_KEYS = frozenset({"userId", "previousId", "context.ip", "request_ip", "properties.email", "properties.phone"})
+# Property names that hold contact data: consumed (email/phone mapped), never copied into properties.
+_PII_PROPERTIES = ("email", "phone")
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -87,10 +100,21 @@ class SegmentAdapter(Adapter):
         if not isinstance(obj, dict):
             raise AdapterError("malformed_json", f"line {line_no}: not a JSON object")
         event_type = self._event_type(obj, line_no)
-        if event_type is None:
-            return None
-        used: set[str] = {"type"} | ({"event"} if obj.get("type") == "track" else set())
+        call = obj.get("type")
+        used: set[str] = {"type"} | ({"event"} if call == "track" else set())
         record: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "event_type": event_type}
+        name = obj.get("event") if call == "track" else call
+        if isinstance(name, str) and name.strip():
+            record["event_name"] = name.strip()[:200]
+        if call == "group":
+            if obj.get("groupId") not in (None, ""):
+                record["properties"] = {"group_id": extra_value(obj["groupId"])}
+            used |= {"groupId", "traits"}
+        elif event_type == "custom" and isinstance(obj.get("properties"), dict):
+            props: dict[str, str] = {}
+            flatten({k: v for k, v in obj["properties"].items() if k not in _PII_PROPERTIES}, "", props)
+            record["properties"] = props
+            used |= {f"properties.{k}" for k in props} | {f"properties.{k}" for k in _PII_PROPERTIES}
 
         def take(field: str, *paths: str) -> None:
             for path in paths:
@@ -106,6 +130,8 @@ class SegmentAdapter(Adapter):
         take("event_time", "timestamp", "originalTimestamp")
         take("received_time", "receivedAt", "sentAt")
         take("ip", "context.ip", "request_ip")
+        if "ip" in record and (ip := usable_ip(record.pop("ip"))) is not None:  # a hashed IP is no usable IP
+            record["ip"] = ip
         take("user_agent", "context.userAgent")
         take("page_url", "context.page.url", "properties.url")
         take("referrer", "context.page.referrer", "properties.referrer")
@@ -123,22 +149,20 @@ class SegmentAdapter(Adapter):
         return record
 
     @staticmethod
-    def _event_type(obj: dict[str, Any], line_no: int) -> str | None:
+    def _event_type(obj: dict[str, Any], line_no: int) -> str:
         call = obj.get("type")
         if call in ("page", "screen"):
             return "page_view"
-        if call == "identify":
+        if call in ("identify", "alias"):
             return "identify"
-        if call in _SKIPPED_TYPES:
-            return None
+        if call == "group":
+            return "custom"
         if call != "track":
             raise AdapterError("unknown_event", f"line {line_no}: unknown call type {str(call)[:40]!r}", "type")
         name = obj.get("event")
-        key = name.strip().replace("_", " ").lower() if isinstance(name, str) else ""
-        if key not in _TRACK_EVENTS:
-            message = f"line {line_no}: track event {str(name)[:60]!r} has no mapping"
-            raise AdapterError("unknown_event", message, "event")
-        return _TRACK_EVENTS[key]
+        if not isinstance(name, str) or not name.strip():
+            raise AdapterError("missing_field", f"line {line_no}: track call without an event name", "event")
+        return _TRACK_EVENTS.get(name.strip().replace("_", " ").lower(), "custom")
 
     @staticmethod
     def _map_product(obj: dict[str, Any], event_type: str, record: dict[str, Any], used: set[str]) -> None:

@@ -1,16 +1,27 @@
 """Snowplow ENRICHED events (TSV, the S3 loader's output) -> pixel contract records.
 
-Mapping decisions (see also tests/ingest/adapters/test_snowplow.py):
-- ``event`` page_view -> page_view; page_ping (activity heartbeat) -> skipped (None) by design.
+Mapping decisions (see also tests/ingest/adapters/test_adapter_snowplow.py):
+- ``event`` page_view -> page_view. Every valid event is kept: whatever has no standard type becomes
+  ``custom`` with ``event_name`` and ``properties`` (page_ping with its scroll offsets, struct events with
+  their category/action/label/property/value, any self-describing event with its data).
 - Self-describing (``unstruct``) events: Snowplow e-commerce ``snowplow_ecommerce_action`` ``data.type``
-  product_view / add_to_cart / remove_from_cart -> same; checkout_step -> begin_checkout only for step 1
-  (or no step entity): later steps are not a new "begin"; transaction -> purchase. The legacy
-  ``add_to_cart`` / ``remove_from_cart`` 1-0-0 events are mapped too. Every other event (list_view,
-  refund, struct events, custom schemas, later checkout steps) -> ``unknown_event``.
+  product_view / add_to_cart / remove_from_cart -> same; checkout_step -> begin_checkout for step 1 (or no
+  step entity; the step may arrive as a number or a numeric string), later steps -> custom
+  ``checkout_step`` with ``properties.step``; transaction -> purchase; list_view, list_click, promo_view,
+  promo_click, refund, trns_error -> custom events of those names (the promotion / refund entity's fields
+  as properties). The legacy ``add_to_cart`` / ``remove_from_cart`` 1-0-0 events and the legacy
+  ``transaction`` event (``tr_*`` columns) are mapped too; a legacy ``transaction_item`` (``ti_*``) is a
+  custom event (the order counts once, through its transaction). An ``unstruct`` event without its payload
+  is ``missing_field`` (unstruct_event).
+- Identity: ``user_id``; the e-commerce ``user`` entity gives user_id (``id``) and email.
+- IPs: ``user_ipaddress`` as is when it is an IP; Snowplow's IP anonymisation enrichment ("203.0.113.x")
+  keeps the network (x -> 0); a pseudonymised IP (the PII enrichment's hash) is no usable IP: the event is
+  kept without one.
 - Products come from ``contexts``: the first ``product`` entity fills product_id/category/price/quantity/
   currency; the ``transaction`` entity gives order_id/revenue/currency; ``cart`` gives currency. The
   entity list stays in ``extra["contexts"]`` (minus the e-commerce ``user`` entity, which holds an email).
-- event_time = derived_tstamp (Snowplow's skew-corrected device time), else dvce_created_tstamp;
+- event_time = derived_tstamp (Snowplow's skew-corrected device time), else dvce_created_tstamp, else
+  collector_tstamp (trackers without a device clock);
   received_time = collector_tstamp. Timestamps are UTC without an offset in the TSV -> '+00:00' added.
 - anonymous_id = domain_userid (first-party cookie), else network_userid (collector cookie).
 - consent from a ``consent_preferences`` entity if attached (allow_all -> granted, deny_all / withdrawn ->
@@ -25,10 +36,19 @@ import json
 import re
 from typing import Any, ClassVar
 
-from retarget_pipeline.ingest.adapters._common import decode_line, is_ad_category, to_int, to_number
+from retarget_pipeline.ingest.adapters._common import (
+    decode_line,
+    extra_value,
+    flatten,
+    is_ad_category,
+    to_int,
+    to_number,
+    usable_ip,
+)
 from retarget_pipeline.ingest.adapters.base import Adapter, AdapterError
 
 SCHEMA_VERSION = "1.0"
+Kind = tuple[str, str | None, dict[str, str]]  # (event_type, event_name, properties)
 
 # The canonical enriched-event column order (131 columns; snowplow-python-analytics-sdk
 # ENRICHED_EVENT_FIELD_TYPES, the same order in the Scala and Go analytics SDKs).
@@ -60,12 +80,16 @@ _PLATFORMS = frozenset({"web", "mob", "pc", "srv", "app", "tv", "cnsl", "iot"})
 _ECOM = "iglu:com.snowplowanalytics.snowplow.ecommerce/"
 _ACTIONS = {"product_view": "product_view", "add_to_cart": "add_to_cart", "remove_from_cart": "remove_from_cart"}
 _LEGACY = {"add_to_cart": "add_to_cart", "remove_from_cart": "remove_from_cart"}
+_ENTITY_PROPERTIES = {"list_view": "", "list_click": "", "promo_view": "promotion", "promo_click": "promotion",
+                      "refund": "refund", "trns_error": "transaction_error"}  # fmt: skip
+_STRUCT = ("se_category", "se_action", "se_label", "se_property", "se_value")
+_PING = ("pp_xoffset_min", "pp_xoffset_max", "pp_yoffset_min", "pp_yoffset_max")
 _MAPPED = frozenset(
     "event event_id user_id user_ipaddress domain_userid network_userid page_url page_referrer mkt_medium "
     "mkt_source mkt_campaign useragent dvce_created_tstamp collector_tstamp derived_tstamp contexts "
     "unstruct_event".split()
 )
-_NOT_KEPT = ("geo_", "ip_", "user_fingerprint")
+_NOT_KEPT = ("geo_", "ip_", "user_fingerprint", "se_", "pp_", "ti_", "tr_")  # personal, or mapped to properties
 
 
 def _schema_name(schema: Any) -> tuple[str, str]:
@@ -109,14 +133,18 @@ class SnowplowAdapter(Adapter):
             raise AdapterError("malformed_line", f"line {line_no}: {len(cols)} columns, expected {len(FIELDS)}")
         row = {name: value for name, value in zip(FIELDS, cols, strict=True) if value != ""}
         entities = self._entities(row)
-        event_type = self._event_type(row, entities, line_no)
-        if event_type is None:
-            return None
+        event_type, event_name, properties = self._event_type(row, entities, line_no)
         record: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "event_type": event_type}
+        if event_name is not None:
+            record["event_name"] = event_name
+        if properties:
+            record["properties"] = properties
+        ip = usable_ip(row.get("user_ipaddress"))
+        if ip is not None:
+            record["ip"] = ip
         for field, column in (
             ("event_id", "event_id"),
             ("user_id", "user_id"),
-            ("ip", "user_ipaddress"),
             ("user_agent", "useragent"),
             ("page_url", "page_url"),
             ("referrer", "page_referrer"),
@@ -129,7 +157,7 @@ class SnowplowAdapter(Adapter):
         anonymous_id = row.get("domain_userid") or row.get("network_userid")
         if anonymous_id:
             record["anonymous_id"] = anonymous_id
-        event_time = next((c for c in ("derived_tstamp", "dvce_created_tstamp") if c in row), None)
+        event_time = next((c for c in ("derived_tstamp", "dvce_created_tstamp", "collector_tstamp") if c in row), None)
         if event_time:
             record["event_time"] = _utc(row[event_time], event_time)
         if "collector_tstamp" in row:
@@ -149,16 +177,31 @@ class SnowplowAdapter(Adapter):
         return [e for e in entities if isinstance(e, dict) and isinstance(e.get("data"), dict)]
 
     @staticmethod
-    def _event_type(row: dict[str, str], entities: list[dict[str, Any]], line_no: int) -> str | None:
+    def _event_type(row: dict[str, str], entities: list[dict[str, Any]], line_no: int) -> Kind:
+        """(event_type, event_name, properties) of the row."""
         event = row.get("event", "")
+        name = row.get("event_name") or event or None
         if event == "page_view":
-            return "page_view"
+            return "page_view", name, {}
         if event == "page_ping":
-            return None
-        if event == "unstruct" and "unstruct_event" in row:
+            return "custom", "page_ping", {c.removeprefix("pp_"): row[c] for c in _PING if c in row}
+        if event == "struct":
+            props = {c.removeprefix("se_"): row[c] for c in _STRUCT if c in row}
+            return "custom", row.get("se_action") or name or "struct", props
+        if event == "transaction":  # legacy e-commerce: tr_* columns
+            return "purchase", "transaction", {}
+        if event == "transaction_item":
+            props = {c.removeprefix("ti_"): row[c] for c in FIELDS if c.startswith("ti_") and c in row}
+            return "custom", "transaction_item", props
+        if event == "unstruct":
+            if "unstruct_event" not in row:
+                raise AdapterError(
+                    "missing_field", f"line {line_no}: self-describing event without its payload", "unstruct_event"
+                )
             return _self_describing_type(row["unstruct_event"], entities, line_no)
-        label = row.get("event_name") or event
-        raise AdapterError("unknown_event", f"line {line_no}: event {label!r} has no mapping", "event")
+        if not event:
+            raise AdapterError("missing_field", f"line {line_no}: no event type", "event")
+        return "custom", name, {}
 
     @staticmethod
     def _extra(row: dict[str, str], entities: list[dict[str, Any]]) -> dict[str, str]:
@@ -171,29 +214,42 @@ class SnowplowAdapter(Adapter):
         return extra
 
 
-def _self_describing_type(unstruct: str, entities: list[dict[str, Any]], line_no: int) -> str:
-    inner = _json(unstruct, "unstruct_event").get("data", {})
-    name, _ = _schema_name(inner.get("schema") if isinstance(inner, dict) else None)
-    data = inner.get("data") if isinstance(inner, dict) else None
+def _self_describing_type(unstruct: str, entities: list[dict[str, Any]], line_no: int) -> Kind:
+    payload = _json(unstruct, "unstruct_event")
+    inner = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(inner, dict) or not inner.get("schema"):
+        raise AdapterError(
+            "missing_field", f"line {line_no}: self-describing event without a schema'd payload", "unstruct_event"
+        )
+    name, _ = _schema_name(inner.get("schema"))
+    data = inner.get("data")
     data = data if isinstance(data, dict) else {}
     if name == "com.snowplowanalytics.snowplow.ecommerce/snowplow_ecommerce_action":
-        action = data.get("type")
+        action = str(data.get("type") or "")
+        props = {k: extra_value(v) for k, v in data.items() if k != "type" and v is not None}
         if action in _ACTIONS:
-            return _ACTIONS[str(action)]
+            return _ACTIONS[action], action, props
         if action == "transaction":
-            return "purchase"
+            return "purchase", action, props
         if action == "checkout_step":
             steps = [e["data"].get("step") for e in entities if _is(e, "ecommerce/checkout_step")]
-            if not steps or steps[0] in (None, 1):
-                return "begin_checkout"
-            message = f"line {line_no}: checkout_step step {steps[0]} is not a checkout start"
-        else:
-            message = f"line {line_no}: e-commerce action {action!r} has no mapping"
-        raise AdapterError("unknown_event", message, "event")
+            step = to_int(steps[0], "step") if steps else None
+            if step is None or step == 1:
+                return "begin_checkout", action, props
+            return "custom", action, {**props, "step": str(step)}
+        if action in _ENTITY_PROPERTIES:
+            entity = _ENTITY_PROPERTIES[action]
+            found: dict[str, Any] = next((e["data"] for e in entities if entity and _is(e, f"ecommerce/{entity}")), {})
+            flat: dict[str, str] = {}
+            flatten(found, "", flat)
+            return "custom", action, {**props, **flat}
+        return "custom", action or "snowplow_ecommerce_action", props  # a newer schema's type: kept, named
     legacy = name.removeprefix("com.snowplowanalytics.snowplow/")
     if legacy in _LEGACY and name.startswith("com.snowplowanalytics.snowplow/"):
-        return _LEGACY[legacy]
-    raise AdapterError("unknown_event", f"line {line_no}: self-describing event {name!r} has no mapping", "event")
+        return _LEGACY[legacy], legacy, {}
+    flat = {}
+    flatten(data, "", flat)
+    return "custom", name.rsplit("/", 1)[-1] or name, flat
 
 
 def _is(entity: dict[str, Any], suffix: str) -> bool:
@@ -232,12 +288,22 @@ def _map_entities(entities: list[dict[str, Any]], row: dict[str, str], record: d
                 record.setdefault("currency", data["currency"])
         elif _is(entity, "ecommerce/cart") and data.get("currency") is not None:
             record.setdefault("currency", data["currency"])
-        elif _is(entity, "ecommerce/user") and data.get("email"):
-            record["email"] = data["email"]
+        elif _is(entity, "ecommerce/user"):
+            if data.get("id") not in (None, ""):
+                record.setdefault("user_id", str(data["id"]))
+            if data.get("email"):
+                record["email"] = data["email"]
         elif _is(entity, "snowplow/mobile_context"):
             advertising_id = data.get("appleIdfa") or data.get("androidIdfa")
             if advertising_id:
                 record["advertising_id"] = advertising_id
+    if row.get("event") == "transaction":  # legacy e-commerce transaction: tr_* columns
+        if "tr_orderid" in row:
+            record["order_id"] = row["tr_orderid"]
+        if "tr_total" in row:
+            record["revenue"] = to_number(row["tr_total"], "revenue")
+        if "tr_currency" in row:
+            record.setdefault("currency", row["tr_currency"])
     record["consent"] = _consent(entities)
 
 
