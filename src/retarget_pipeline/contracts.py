@@ -173,6 +173,12 @@ def _arrow_type(field_name: str, spec: dict[str, Any], json_type: str, where: st
         items = spec.get("items") or {}
         item_type, _ = _split_type(Path(where), f"{field_name}[]", items)
         return pa.list_(_arrow_type(f"{field_name}[]", items, item_type, where))
+    if json_type == "object" and isinstance(spec.get("properties"), dict):  # a fixed record: struct
+        members = []
+        for name, member in spec["properties"].items():
+            member_type, nullable = _split_type(Path(where), f"{field_name}.{name}", member)
+            members.append(pa.field(name, _arrow_type(f"{field_name}.{name}", member, member_type, where), nullable))
+        return pa.struct(members)
     if json_type == "object":
         values = spec.get("additionalProperties")
         if isinstance(values, dict) and values.get("type") == "string":
@@ -222,6 +228,8 @@ def arrow_to_spark_type(dtype: pa.DataType) -> T.DataType:
         return T.ArrayType(arrow_to_spark_type(dtype.value_type), containsNull=True)
     if pa.types.is_map(dtype):
         return T.MapType(arrow_to_spark_type(dtype.key_type), arrow_to_spark_type(dtype.item_type), True)
+    if pa.types.is_struct(dtype):
+        return T.StructType([T.StructField(f.name, arrow_to_spark_type(f.type), f.nullable) for f in dtype])
     raise ContractError(f"no Spark type for arrow type {dtype}")
 
 
@@ -260,6 +268,9 @@ DOCUMENTED_CONTRACTS: tuple[str, ...] = (
     "identity_match_keys",
     "segment_membership",
     "segment_stats",
+    "device_days",
+    "identity_edges",
+    "device_consent",
 )
 _DOCS_BEGIN = "<!-- BEGIN GENERATED: python -m retarget_pipeline.contracts -->"
 _DOCS_END = "<!-- END GENERATED -->"

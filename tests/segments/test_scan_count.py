@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -14,7 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+
+from retarget_pipeline.contracts import arrow_schema
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +90,35 @@ def test_a_daily_build_scans_each_input_once(tmp_path: Path) -> None:
     assert summary["state"]["recomputed_days"] == 1  # only day 2 was new (late day-1 events would add day 1)
     (event_log,) = log_dir.iterdir()
     assert scans_per_table(event_log) == dict.fromkeys(TABLES, 1)
+    assert_state_matches_contracts(lake)
+
+
+RULE_COLUMN = re.compile(r"^(c[0-9a-f]{10}_(n|t|w|x|a|b|bs)|imp_[0-9a-f]{10})$")
+
+
+def _shape(dtype: pa.DataType) -> object:
+    """A type without what Parquet round trips change (timestamp unit and zone, nullability)."""
+    if pa.types.is_timestamp(dtype):
+        return "timestamp"
+    if pa.types.is_list(dtype):
+        return ("list", _shape(dtype.value_type))
+    if pa.types.is_struct(dtype):
+        return ("struct", tuple((f.name, _shape(f.type)) for f in dtype))
+    return str(dtype)
+
+
+def assert_state_matches_contracts(lake: Path) -> None:
+    """The engine's state tables as written have the columns and types their contracts in schemas/ declare
+    (device_days: the fixed columns, and every other column is a rule column named by the spec)."""
+    for table in ("device_days", "identity_edges", "device_consent"):
+        files = sorted((lake / table).rglob("*.parquet"))
+        assert files, table
+        written = pq.read_schema(files[-1])
+        declared = [f for f in arrow_schema(table) if f.name != "event_date"]  # event_date: the partition
+        got = {f.name: _shape(f.type) for f in written}
+        assert {f.name: _shape(f.type) for f in declared} == {f.name: got[f.name] for f in declared if f.name in got}
+        extra = sorted(set(got) - {f.name for f in declared})
+        if table == "device_days":
+            assert extra and all(RULE_COLUMN.match(name) for name in extra), extra
+        else:
+            assert extra == [], (table, extra)
