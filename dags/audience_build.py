@@ -121,7 +121,17 @@ def audience_build() -> None:
         context["outlet_events"][AUDIENCES].extra = extra
         return {**extra, "out": plan["out"]}
 
-    build_segments >> publish_audiences(plan)
+    @task
+    def report_lift(published: dict[str, Any]) -> dict[str, Any]:
+        """Holdout lift of every segment over the last 28 days of entries (docs/measurement.md), to the lake."""
+        from retarget_pipeline.orchestration.measure import report_lift
+
+        with fail_fast():
+            return report_lift(published["out"], published["as_of"])
+
+    published = publish_audiences(plan)
+    build_segments >> published
+    report_lift(published)
 
 
 audience_build()

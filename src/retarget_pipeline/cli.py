@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.privacy.cli",
     "retarget_pipeline.privacy.landing_cli",
     "retarget_pipeline.download.cli",
+    "retarget_pipeline.measure.cli",
     "retarget_pipeline.bench.cli",
 )
 

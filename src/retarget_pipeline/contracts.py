@@ -271,6 +271,7 @@ DOCUMENTED_CONTRACTS: tuple[str, ...] = (
     "device_days",
     "identity_edges",
     "device_consent",
+    "segment_lift",
 )
 _DOCS_BEGIN = "<!-- BEGIN GENERATED: python -m retarget_pipeline.contracts -->"
 _DOCS_END = "<!-- END GENERATED -->"

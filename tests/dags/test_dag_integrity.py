@@ -125,7 +125,8 @@ def test_audience_build_graph_spark_and_schedule(dagbag: Any) -> None:
     assert _graph(dag) == {
         "plan_build": {"build_segments", "publish_audiences"},
         "build_segments": {"publish_audiences"},
-        "publish_audiences": set(),
+        "publish_audiences": {"report_lift"},
+        "report_lift": set(),
     }
     spark = dag.get_task("build_segments")
     assert type(spark).__name__ == "SparkSubmitOperator"

@@ -17,6 +17,7 @@ Tables (hive-style partitions; ``schemas/README.md`` has their columns):
 - ``segment_stats/as_of=D/build=B/part-*.parquet``: per-segment counts of build B.
 - ``device_days/build=B/event_date=D/``, ``identity_edges/build=B/``, ``device_consent/build=B/``: the segment
   engine's incremental state, named by ``segment_state/_current.json`` (see ``segments/state.py``).
+- ``lift/as_of=D/part-00000.parquet``: the holdout lift report of D (segment_lift contract).
 - ``_erasure/``: erasure requests, linked identifiers and audit records; ``_quality/``: gate results.
 """
 
@@ -38,6 +39,7 @@ DEVICE_DAYS = "device_days"
 IDENTITY_EDGES = "identity_edges"
 DEVICE_CONSENT = "device_consent"
 SEGMENT_STATE = "segment_state"
+LIFT = "lift"
 
 BUILDS = "_builds"
 CURRENT = "_current.json"
@@ -134,6 +136,11 @@ def stats_build(as_of: date, build_id: str) -> str:
 
 
 # -- segment engine state ---------------------------------------------------------------------------------------
+
+
+def lift_file(as_of: date) -> str:
+    """The holdout lift report of ``as_of`` (one row per segment; ``retarget_pipeline.measure.lift``)."""
+    return f"{LIFT}/as_of={as_of.isoformat()}/part-00000.parquet"
 
 
 def state_pointer() -> str:

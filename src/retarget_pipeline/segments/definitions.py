@@ -212,6 +212,7 @@ def _segment(name: str, raw: Mapping[str, Any], source: str) -> SegmentDefinitio
         ttl_days=raw.get("ttl_days", 7),
         priority=raw.get("priority", 0),
         holdout_pct=float(raw.get("holdout_pct", 10.0)),
+        attribution_days=raw.get("attribution_days", 7),
         campaign_ids=tuple(raw.get("campaign_ids", ())),
         frequency_caps=tuple(FrequencyCap(c["window_days"], c["max"]) for c in raw.get("frequency_caps", ())),
         description=raw.get("description", ""),

@@ -75,12 +75,15 @@ class SegmentDefinition:
     campaign_ids: tuple[str, ...] = ()
     frequency_caps: tuple[FrequencyCap, ...] = ()
     description: str = ""
+    attribution_days: int = 7  # lift measurement: orders within this many days after entering count
 
     @property
     def definition_hash(self) -> str:
-        """SHA-256 of the compiled definition (canonical JSON, description excluded)."""
+        """SHA-256 of the compiled definition (canonical JSON; description and attribution_days, which do not
+        change who is in the segment, excluded)."""
         payload = asdict(self)
         payload.pop("description")
+        payload.pop("attribution_days")
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     @property

@@ -1,0 +1,93 @@
+"""``retarget report lift``: the holdout lift per segment (see :mod:`retarget_pipeline.measure.lift`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from typing import Any
+
+from retarget_pipeline.dates import parse_as_of
+
+
+def _date(value: str) -> date:
+    try:
+        return parse_as_of(value, "date")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser("report", help="measurement reports (holdout lift)")
+    kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    lift = kinds.add_parser(
+        "lift",
+        help="holdout lift per segment: targeted vs held-out persons' orders after entering, with 95%% intervals",
+        description="Intent-to-treat lift of each segment over the persons who entered it in the period "
+        "(docs/measurement.md). Cohorts whose attribution window has not closed are reported as pending.",
+    )
+    lift.add_argument("--lake", default=None, help="lake root (default: RETARGET_LAKE or ./data/lake)")
+    lift.add_argument("--segment", default=None, help="comma-separated segment names (default: all configured)")
+    lift.add_argument(
+        "--from", dest="period_from", type=_date, default=None, help="first entry date (default: 28 days)"
+    )
+    lift.add_argument("--to", dest="period_to", type=_date, default=None, help="report date (default: newest build)")
+    lift.add_argument("--config", default=None, help="segment definitions YAML (attribution_days per segment)")
+    lift.add_argument("--write", action="store_true", help="also write the report to <lake>/lift/as_of=<to>/")
+    lift.add_argument("--json", action="store_true", help="JSON instead of a table")
+    lift.set_defaults(func=run_lift)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def run_lift(args: argparse.Namespace) -> int:
+    from retarget_pipeline.errors import UsageError
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.measure.lift import LiftError, lift_report, write_report
+    from retarget_pipeline.orchestration.locations import lake_root
+    from retarget_pipeline.segments.model import SegmentConfigError
+    from retarget_pipeline.storage import open_store
+
+    lake = args.lake or lake_root()
+    to = args.period_to
+    if to is None:
+        built = snapshots.committed_dates(open_store(lake))
+        if not built:
+            raise UsageError(f"{lake}: no committed segment build to report on")
+        to = built[-1]
+    wanted = [s.strip() for s in args.segment.split(",") if s.strip()] if args.segment else None
+    try:
+        rows = lift_report(lake=lake, as_of=to, period_from=args.period_from, segments=wanted, config_path=args.config)
+    except (LiftError, SegmentConfigError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.write:
+        write_report(lake, rows)
+    if args.json:
+        print(json.dumps([r.to_json() for r in rows], indent=2, sort_keys=True))
+        return 0
+    header = ("segment", "status", "treated", "conv", "control", "conv", "lift (95% CI)", "rel. lift", "p", "MDE")
+    table = [header]
+    for r in rows:
+        ci = "-" if r.abs_lift is None else f"{_pct(r.abs_lift)} [{_pct(r.abs_lift_low)}, {_pct(r.abs_lift_high)}]"
+        table.append(
+            (
+                r.segment,
+                r.status + (f" (+{r.pending_persons} pending)" if r.pending_persons else ""),
+                str(r.treatment_persons),
+                _pct(r.treatment_rate),
+                str(r.control_persons),
+                _pct(r.control_rate),
+                ci,
+                _pct(r.rel_lift),
+                "-" if r.p_value is None else f"{r.p_value:.3f}",
+                _pct(r.mde_abs),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    period = f"{rows[0].period_from}..{rows[0].period_to}" if rows else str(to)
+    print(f"holdout lift, entries {period}, orders through {to} (intent to treat; docs/measurement.md)")
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
