@@ -106,9 +106,11 @@ def test_utf16_file(tmp_path: Path) -> None:
     with gzip.open(day_dir(land) / f"pixel-{H}.jsonl.gz", "wb") as f:
         f.write(text.encode("utf-16"))
     row = ledger_by_name(ingest(land, lake))[f"pixel-{H}.jsonl.gz"]
-    # Split on b"\n": two records, then the lone b"\x00" high byte of the last newline = 3 lines.
-    assert counts(row) == (3, 0, 0, 3, 0, 0)
-    assert {q["reason_code"] for q in quarantine_rows(lake)} == {"encoding_error"}
+    # A UTF-16 file is transcoded as it streams: its events are kept like any others (they used to be split on
+    # b"\n" into NUL-interleaved lines, all quarantined, with raw text no PII pattern could see through).
+    assert counts(row) == (2, 0, 2, 0, 0, 0)
+    assert row["message"] == "read as UTF-16 (transcoded to UTF-8)"
+    assert quarantine_rows(lake) == []
 
 
 def test_ten_megabyte_line(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ SCHEMA = pa.schema(
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("bots", pa.int64(), nullable=False),
         pa.field("erased", pa.int64()),  # nullable: ledger files written before erasure support lack it
+        # what the PII scrubber masked in the file's valid rows, as 'field:kind' -> values (e.g. 'utm_source:email'),
+        # so a shop can find the tag that leaks; nullable: older ledger files lack it
+        pa.field("masked", pa.map_(pa.string(), pa.int64())),
         pa.field("output_files", pa.list_(pa.string())),
         pa.field("status", pa.string(), nullable=False),
         pa.field("message", pa.string()),
@@ -57,6 +60,7 @@ class LedgerRow:
     duplicates: int = 0
     bots: int = 0
     erased: int = 0
+    masked: dict[str, int] = field(default_factory=dict)
     output_files: list[str] = field(default_factory=list)
     status: str = "ok"  # ok | truncated | corrupt | unrecognised | failed
     message: str | None = None
@@ -104,7 +108,7 @@ def write(lake: Lake, run_id: str, rows: list[LedgerRow]) -> str | None:
         return None
     crash_point("ingest.before_ledger")
     key = f"{LEDGER}/part-{run_id}.parquet"
-    table = pa.Table.from_pylist([asdict(r) for r in rows], schema=SCHEMA)
+    table = pa.Table.from_pylist([{**asdict(r), "masked": sorted(r.masked.items())} for r in rows], schema=SCHEMA)
     lake.write_table(key, table)
     return key
 

@@ -6,8 +6,9 @@ raises for bad data: a broken file is read as far as it can be, and its status s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -121,6 +122,8 @@ def process_file(source: Source, f: SourceFile, fmt: str, ctx: FileContext, row:
     row.size = reader.size if row.status != "failed" else row.size
     if state.status != "ok" and row.status != "failed":
         row.status, row.message = state.status, state.detail
+    elif state.transcoded and row.message is None:
+        row.message = f"read as {state.transcoded.upper()} (transcoded to UTF-8)"
 
 
 def _consume(
@@ -236,6 +239,7 @@ class _Prepared:
     quarantined: Sequence[tuple[int, str, str | None, str, bytes]]
     table: pa.Table | None
     erased: int
+    masked: Mapping[str, int] = dataclasses.field(default_factory=dict)  # field:kind -> values the scrubber masked
 
 
 def _flush_records(
@@ -259,6 +263,8 @@ def _flush_records(
             ctx.stage.add(prepared.table)
             row.valid += prepared.table.num_rows
             row.bots += int(prepared.table["is_bot"].combine_chunks().true_count) if prepared.table.num_rows else 0
+        for name, n in prepared.masked.items():
+            row.masked[name] = row.masked.get(name, 0) + n
 
 
 def _prepare_all(
@@ -301,4 +307,4 @@ def _prepare(
         cols, side, lines, erased = ctx.erasure.drop(cols, side, lines, ctx.mapper.pseudo)
     table = ctx.mapper.to_lake(cols, side, lines, fmt, f.uri)
     log.debug("%s: %d rows staged", f.uri, table.num_rows)
-    return _Prepared(quarantined, table, erased)
+    return _Prepared(quarantined, table, erased, dict(ctx.mapper.masked))

@@ -4,8 +4,9 @@
   current :class:`~retarget_pipeline.config.PseudonymKeys` key; emails and phones are canonicalised first
   (``matchkeys.canonical_email`` / ``canonical_phone``), so the key is stable across spellings.
 * ``ip_prefix(values)``: IPv4 -> /24 network address, IPv6 -> /48; vectorised for IPv4.
-* ``mask_text(text)``: emails, phone-like digit runs, IPv4/IPv6 and the values of personal JSON fields replaced
-  by ``***`` (quarantine raw lines, error messages).
+* ``mask_text(text)`` / ``mask_urls(column)``: the PII scrubber's text profile
+  (:mod:`retarget_pipeline.privacy.scrubber`: emails, phones, IPs, card numbers, personal JSON keys and query
+  parameters, also percent-encoded), for quarantine raw lines, error messages and free-text columns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import re
 from typing import Any
 
 import pyarrow as pa
@@ -22,20 +22,10 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.matchkeys import canonical_email, canonical_phone
+from retarget_pipeline.privacy.scrubber import scrub_column, scrub_text
 
 PII_FIELDS = ("user_id", "email", "phone", "ip")
 _CACHE_MAX = 200_000  # canonical value -> key; bounded so memory stays flat on huge files
-EMAIL_RE = r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-_IPV4_FULL = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
-_MASK = "***"
-_TEXT_PATTERNS = [
-    re.compile(r'("(?:' + "|".join(PII_FIELDS) + r')"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\s]+)'),
-    re.compile(EMAIL_RE),
-    re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),  # IPv6
-    re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"),  # IPv4
-]
-_PHONE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().\-]{5,}\d(?![\w-])")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def default_region() -> str:
@@ -151,21 +141,10 @@ def _slow_prefix(raw: str) -> str | None:
 
 
 def mask_urls(values: pa.Array) -> pa.Array:
-    """Email-like values (also %40-encoded) in URLs -> '***'."""
-    if values.null_count == len(values):
-        return values
-    return pc.replace_substring_regex(values, EMAIL_RE, _MASK)
-
-
-def _mask_phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = sum(ch.isdigit() for ch in text)
-    return _MASK if digits >= 7 and not _DATE_LIKE.match(text) else text
+    """Personal data in a column of URLs or other free text masked (:func:`retarget_pipeline.privacy.scrubber`)."""
+    return scrub_column(values)[0]
 
 
 def mask_text(text: str) -> str:
-    """Mask personal data in free text (a quarantined raw line, an error message)."""
-    text = _TEXT_PATTERNS[0].sub(lambda m: m.group(1) + '"***"', text)
-    for pattern in _TEXT_PATTERNS[1:]:
-        text = pattern.sub(_MASK, text)
-    return _PHONE.sub(_mask_phone, text)
+    """Personal data in free text (a quarantined raw line, an error message) masked: the scrubber's text profile."""
+    return scrub_text(text)[0]

@@ -7,6 +7,7 @@ a file full of garbage does not grow memory; the file is committed to the lake i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -36,9 +37,34 @@ SCHEMA = pa.schema(
 )
 
 
+def decode_line(line: bytes) -> str | None:
+    """The line as text: UTF-16 when it has a UTF-16 byte-order mark or NUL bytes (ASCII in UTF-16 is valid UTF-8
+    with a NUL between the letters, which no pattern would see through), else UTF-8, else None."""
+    body = line.rstrip(b"\r")
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        codec = "utf-16"
+    elif b"\x00" in body:
+        codec = "utf-16-be" if body[0::2].count(0) > body[1::2].count(0) else "utf-16-le"
+    else:
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return body[: len(body) - len(body) % 2].decode(codec).lstrip("\ufeff").replace("\x00", "")
+    except UnicodeDecodeError:
+        return None
+
+
 def masked_raw(line: bytes) -> str:
-    """Decoded (bad bytes replaced), masked, then cut at a separator so no half value survives the cut."""
-    text = mask_text(line[: RAW_LIMIT * 4].decode("utf-8", errors="replace"))
+    """Decoded (UTF-8, else UTF-16), masked by the PII scrubber, then cut at a separator so no half value survives
+    the cut. A line that decodes as neither is kept as its length and hash only: bytes the scrubber cannot read
+    are never stored."""
+    head = line[: RAW_LIMIT * 4]
+    decoded = decode_line(head)
+    if decoded is None:
+        return f"<undecodable line: {len(line)} bytes, sha256 {hashlib.sha256(line).hexdigest()}>"
+    text = mask_text(decoded)
     if len(text) <= RAW_LIMIT:
         return text
     cut = max(text.rfind(sep, 0, RAW_LIMIT) for sep in (",", " ", "\t", "&"))

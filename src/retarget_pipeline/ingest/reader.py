@@ -8,7 +8,9 @@ an over-long line is skipped to its newline without being held.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import itertools
 import re
 import zlib
 from collections.abc import Iterator
@@ -136,6 +138,7 @@ class FileState:
 
     status: str = "ok"  # ok | truncated | corrupt
     detail: str = ""
+    transcoded: str | None = None  # the file's encoding when it was not UTF-8 (read as UTF-8 after transcoding)
 
 
 def _blocks(reader: HashingReader, state: FileState) -> Iterator[bytes]:
@@ -203,6 +206,31 @@ def _salvage(decomp: Any, data: bytes, step: int = 512) -> Iterator[bytes]:
             yield out
 
 
+def _utf8(blocks: Iterator[bytes], state: FileState) -> Iterator[bytes]:
+    """UTF-16 files (a byte-order mark, or ASCII with NULs between the letters: some collectors and Windows
+    exports write them) transcoded to UTF-8 as they stream, so their events are read like any others instead of
+    being quarantined line by line with NUL-interleaved text no pattern can see through. Other bytes pass."""
+    first = next(blocks, b"")
+    sample = first[:4096]
+    codec = None
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        codec = "utf-16"
+    elif len(sample) >= 16 and sample[1::2].count(0) > len(sample) // 4 and not sample[0::2].count(0):
+        codec = "utf-16-le"
+    elif len(sample) >= 16 and sample[0::2].count(0) > len(sample) // 4 and not sample[1::2].count(0):
+        codec = "utf-16-be"
+    if codec is None:
+        if first:
+            yield first
+        yield from blocks
+        return
+    state.transcoded = codec
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    for block in itertools.chain([first], blocks):
+        yield decoder.decode(block).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
 LineBlock = tuple[int, list[bytes], str | None]
 
 
@@ -225,7 +253,7 @@ def iter_line_blocks(reader: HashingReader, state: FileState, max_line: int = MA
     pending = b""
     too_long = False  # inside an over-long line: skipping to its newline
     prefix = b""
-    for block in _blocks(reader, state):
+    for block in _utf8(_blocks(reader, state), state):
         if too_long:
             cut = block.find(b"\n")
             if cut < 0:

@@ -4,11 +4,13 @@ Input: the typed pixel_event columns of the valid rows of one chunk. Output: a t
 of ``arrow_schema("lake_event")`` (event_date / event_hour included; the writer moves them into the path).
 Fields the two contracts share are copied (cast to the lake type); the derived ones are computed here:
 user_key / email_key / phone_key (pseudonyms), ip_prefix, is_bot / bot_reason, event_date / event_hour,
-extra, source_* and pseudonym_key_version. user_id, email, phone and ip are dropped.
+extra, source_* and pseudonym_key_version. user_id, email, phone and ip are dropped. Every string the lake keeps
+passes the PII scrubber (:mod:`retarget_pipeline.privacy.scrubber`); ``LakeMapper.masked`` says what it masked.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,10 +21,23 @@ import pyarrow.compute as pc
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.ingest.adapters._common import extra_value
 from retarget_pipeline.ingest.bots import BotRules
-from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, ip_prefix, mask_text, mask_urls
+from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, ip_prefix
 from retarget_pipeline.matchkeys import match_keys
+from retarget_pipeline.privacy.scrubber import holds_contact, id_candidates, scrub_column, scrub_text
 
 PARTITION_COLS = ("event_date", "event_hour")
+# Free text: every finding masked in place. Identifiers: replaced whole by a pseudonym when they hold contact data.
+TEXT_FIELDS = (
+    "page_url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "user_agent",
+    "category",
+    "event_name",
+)
+ID_FIELDS = ("product_id", "order_id", "campaign_id", "ad_id", "anonymous_id", "advertising_id")
 IdentityKey = tuple[str, str]  # (subject_key, platform)
 
 
@@ -51,6 +66,7 @@ class LakeMapper:
         self.bots = bots
         self.schema = lake_schema()
         self.identity = IdentityAccumulator()
+        self.masked: Counter[str] = Counter()  # what the last to_lake call masked, as field:kind counts
 
     def to_lake(
         self,
@@ -71,13 +87,9 @@ class LakeMapper:
             "email_key": self.pseudo.keys(cols["email"], "email"),
             "phone_key": self.pseudo.keys(cols["phone"], "phone"),
             "advertising_id": pc.utf8_lower(cols["advertising_id"]),
-            "page_url": mask_urls(cols["page_url"]),
-            "referrer": mask_urls(cols["referrer"]),
             "ip_prefix": ip_prefix(cols["ip"]),
             "event_date": pc.cast(event_time, pa.date32()),
             "event_hour": pc.cast(pc.hour(event_time), pa.int8()),
-            "extra": _extra_map([e for e, _ in side]),
-            "properties": _properties_map([p for _, p in side]),
             "source_format": pa.array([source_format] * n, pa.string()),
             "source_file": pa.array([source_file] * n, pa.string()),
             "source_line": lines,
@@ -85,6 +97,7 @@ class LakeMapper:
         }
         derived["is_bot"], derived["bot_reason"] = self.bots.flag(cols["user_agent"], cols["ip"])
         self._collect_identity(cols, derived)
+        self.masked = self._scrub(cols, derived, side)
         arrays = []
         for f in self.schema:
             arr = derived[f.name] if f.name in derived else cols[f.name]
@@ -92,6 +105,39 @@ class LakeMapper:
                 arr = _cast(arr, f.type)
             arrays.append(arr)
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _scrub(
+        self,
+        cols: dict[str, pa.Array],
+        derived: dict[str, pa.Array],
+        side: list[tuple[dict[str, str] | None, dict[str, Any] | None]],
+    ) -> Counter[str]:
+        """The PII scrubber over every string the lake keeps (``derived`` gets the scrubbed columns): free text
+        masked in place; an identifier holding an email or phone replaced by its keyed pseudonym (equal values
+        stay equal, so joins and order dedup keep working). Returns what was masked, as ``field:kind`` counts."""
+        masked: Counter[str] = Counter()
+        for name in TEXT_FIELDS:
+            derived[name], found = scrub_column(cols[name])
+            masked.update({f"{name}:{kind}": n for kind, n in found.items()})
+        for name in ID_FIELDS:
+            values = derived.get(name, cols[name])
+            candidate = id_candidates(values)
+            if not pc.any(candidate).as_py():
+                continue
+            raw = values.to_pylist()
+            for i in pc.indices_nonzero(candidate).to_pylist():
+                kind = holds_contact(raw[i])
+                if kind is not None:
+                    raw[i] = self.pseudo.key(raw[i], "identifier")
+                    masked[f"{name}:{kind}"] += 1
+            derived[name] = pa.array(raw, pa.string())
+        extra, found = _scrubbed_map([e for e, _ in side])
+        derived["extra"] = extra
+        masked.update({f"extra:{kind}": n for kind, n in found.items()})
+        properties, found = _scrubbed_map([p for _, p in side])
+        derived["properties"] = properties
+        masked.update({f"properties:{kind}": n for kind, n in found.items()})
+        return masked
 
     def _collect_identity(self, cols: dict[str, pa.Array], derived: dict[str, pa.Array]) -> None:
         """Match keys per distinct pseudonym of the chunk (min/max event_time); a subject already seen in
@@ -123,26 +169,24 @@ def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
     return arr.cast(target)
 
 
-def _properties_map(properties: list[dict[str, Any] | None]) -> pa.Array:
-    """The events' own properties: string -> string (nested values JSON-encoded), free text masked."""
+def _scrubbed_map(maps: list[dict[str, Any] | None]) -> tuple[pa.Array, Counter[str]]:
+    """``extra`` / ``properties``: string -> string maps (nested values JSON-encoded), every value through the
+    scrubber (unknown fields and event properties may carry personal data too)."""
     mtype = pa.map_(pa.string(), pa.string())
-    if not any(properties):
-        return pa.nulls(len(properties), mtype)
-    return pa.array(
-        [
-            None if not p else [(str(k), mask_text(extra_value(v))) for k, v in p.items() if v is not None]
-            for p in properties
-        ],
-        type=mtype,
-    )
-
-
-def _extra_map(extra: list[dict[str, str] | None]) -> pa.Array:
-    mtype = pa.map_(pa.string(), pa.string())
-    if not any(extra):
-        return pa.nulls(len(extra), mtype)
-    # Unknown fields may carry personal data too (a 'customer_email' the contract does not know).
-    return pa.array(
-        [None if not e else [(k, mask_text(v)) for k, v in e.items()] for e in extra],
-        type=mtype,
-    )
+    found: Counter[str] = Counter()
+    if not any(maps):
+        return pa.nulls(len(maps), mtype), found
+    rows: list[list[tuple[str, str]] | None] = []
+    for m in maps:
+        if not m:
+            rows.append(None)
+            continue
+        row = []
+        for key, value in m.items():
+            if value is None:
+                continue
+            text, kinds = scrub_text(extra_value(value))
+            found.update(kinds)
+            row.append((str(key), text))
+        rows.append(row)
+    return pa.array(rows, type=mtype), found
