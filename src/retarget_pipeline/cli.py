@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.export.cli",
     "retarget_pipeline.privacy.cli",
     "retarget_pipeline.privacy.landing_cli",
+    "retarget_pipeline.privacy.scan",
     "retarget_pipeline.download.cli",
     "retarget_pipeline.measure.cli",
     "retarget_pipeline.bench.cli",

@@ -8,6 +8,7 @@ person is staged; the ledger counts the dropped rows as ``erased``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +34,11 @@ MASK = "***"
 
 
 def redact_ids(text: str, ids: list[str]) -> str:
+    """``ids`` masked in ``text``, whatever their case (advertising ids are stored lower-case but sent upper-case
+    by iOS; a quarantined raw line keeps the spelling it arrived with)."""
     for value in ids:
         if value:
-            text = text.replace(value, MASK)
+            text = re.sub(re.escape(value), MASK, text, flags=re.IGNORECASE)
     return text
 
 

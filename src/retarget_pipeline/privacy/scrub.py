@@ -13,6 +13,7 @@ a row to remove (a second pass finds nothing and writes nothing).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -170,9 +171,9 @@ def scrub_quarantine(lake: Lake, tokens: Iterable[str]) -> int:
             if column not in table.column_names:
                 continue
             values = table[column]
-            for token in ids:
-                hit = pc.or_(hit, pc.fill_null(pc.match_substring(values, token), False))
-                values = pc.replace_substring(values, token, MASK)
+            for token in ids:  # any case: the line keeps the spelling it arrived with (iOS sends IDFAs upper-case)
+                hit = pc.or_(hit, pc.fill_null(pc.match_substring(values, token, ignore_case=True), False))
+                values = pc.replace_substring_regex(values, "(?i)" + re.escape(token), MASK)
             table = table.set_column(table.schema.get_field_index(column), column, values)
         count = int(pc.sum(hit).as_py() or 0)
         if count:

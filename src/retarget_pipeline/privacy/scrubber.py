@@ -6,7 +6,8 @@ What it finds (after percent-decoding, repeatedly: ``%40``, ``%2540``, ``%2B``),
 * ``phone``: E.164 (``+14155550123``, ``+44 20 7946 0958``, ``0044 ...``), national numbers written with
   separators (``415-555-0124``, ``(415) 555-0124``, ``030 1234567`` after a ``phone=``/``tel=`` name), and any
   7-15 digit value of a query parameter or JSON key named like a phone;
-* ``ip``: full IPv4 and IPv6 addresses (a version string like ``Chrome/120.0.0.0`` is not an address);
+* ``ip``: full IPv4 and IPv6 addresses (a version string like ``Chrome/120.0.0.0`` is not an address, nor is a
+  truncated network the lake keeps on purpose: ``198.51.100.0``, ``2001:db8:abcd::``);
 * ``card``: payment card numbers (13-19 digits, spaces or dashes allowed, Luhn-valid): a shop's PCI scope must
   never reach an ad pipeline;
 * ``identifier``: the value of a JSON key or query parameter named like a personal identifier (``userId``,
@@ -61,7 +62,7 @@ IDENTIFIER_KEYS = (
 )
 _PHONE_NAMES = ("phone", "tel", "mobile", "msisdn", "cell", "fax", "whatsapp")
 # RE2 prefilter: a value can only hold PII when it has one of these (``id`` profile: only the first two).
-_CANDIDATE_TEXT = (
+CANDIDATE_TEXT = (
     r"(?i)@|%40|%2540|\d[\d\s().\-]{5,}\d|\d\.\d+\.\d+\.\d|[0-9a-f]:[0-9a-f]*:[0-9a-f]*:|\b("
     + "|".join(IDENTIFIER_KEYS)
     + r")\b"
@@ -73,9 +74,11 @@ _CANDIDATE_ID = r"(?i)@|%40|%2540|\+\d{7,}|%2[bB]\d{7,}"
 _EMAIL = re.compile(r"[\w.+'\-]+@(?:[\w-]+\.)+[\w-]{2,}", re.UNICODE)
 _IPV4 = re.compile(r"(?<![\w./:-])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w.-]*\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])")
-_E164 = re.compile(r"(?<![\w+])(?:\+|00)[1-9][\d\s().\-]{6,18}\d(?![\w-])")
+# '+' anywhere not inside a word; the '00' international prefix not after a '-' (the tail of a UUID is not a phone)
+_E164 = re.compile(r"(?:(?<![\w+])\+|(?<![\w+\-])00)[1-9][\d\s().\-]{6,18}\d(?![\w-])")
 _NATIONAL = re.compile(r"(?<![\w-])\(?\d{2,4}\)?[\s.\-]\d{3,4}[\s.\-]\d{3,5}(?![\w-])")
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# not inside a word: a hex hash often holds a 13-digit run, and 1 in 10 of those passes Luhn
+_CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _DATE_LIKE = re.compile(r"^\(?\d{4}[-./]\d{2}[-./]\d{2}")
 _KEYS_ALT = "|".join(sorted(IDENTIFIER_KEYS, key=len, reverse=True))
 # "key": "value" / "key": 123 (JSON, also escaped inside a JSON string) and key=value (query strings, cookies)
@@ -170,13 +173,14 @@ def _mask_all(text: str, counts: Counter[str]) -> str:
         return m.group(0)
 
     def ipv4(m: re.Match[str]) -> str:
-        if all(int(g) <= 255 for g in m.groups()):
+        # x.y.z.0 is the truncated network the lake keeps (ip_prefix), not a person's address
+        if all(int(g) <= 255 for g in m.groups()) and int(m.group(4)) != 0:
             counts["ip"] += 1
             return MASK
         return m.group(0)
 
     def ipv6(m: re.Match[str]) -> str:
-        if _is_ipv6(m.group(0)):
+        if _is_ipv6(m.group(0)) and not m.group(0).endswith("::"):  # 'a:b:c::' is a /48 network (ip_prefix)
             counts["ip"] += 1
             return MASK
         return m.group(0)
@@ -223,7 +227,7 @@ def scrub_column(values: pa.Array, profile: str = "text") -> tuple[pa.Array, Cou
     counts: Counter[str] = Counter()
     if len(values) == 0 or values.null_count == len(values):
         return values, counts
-    candidate = pc.fill_null(pc.match_substring_regex(values, _CANDIDATE_TEXT), False)
+    candidate = pc.fill_null(pc.match_substring_regex(values, CANDIDATE_TEXT), False)
     if not pc.any(candidate).as_py():
         return values, counts
     picked = pc.filter(values, candidate)
