@@ -98,3 +98,23 @@ def test_orchestration_adapter_returns_a_small_summary(tmp_path: Path) -> None:
         'audiences.-: partition_exists [partition_exists] observed {"missing": "as_of=2026-11-20/segment=cart"}, '
         'expected {"exists": true}'
     ]
+
+
+def test_results_of_an_s3_lake_go_to_the_bucket(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an object-store lake the results record is written through the storage layer into the lake (it used to
+    land in a local folder literally named 's3:/bucket/...'), and the Data Docs site gets a local folder."""
+    from retarget_pipeline.storage import open_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RETARGET_QUALITY_DOCS_DIR", str(tmp_path / "docs"))
+    lake = f"{s3_bucket}/lake"
+    run = _failing_run(lake)  # type: ignore[arg-type]
+    result = run.finish(override_reason="accepted for the test")
+    key = f"_quality/events/as_of=2026-11-20/run-{run.run_id}.json"
+    assert result.results_path == f"{lake}/{key}"
+    record = json.loads(open_store(lake).get_bytes(key))
+    assert record["override_reason"] == "accepted for the test"
+    assert not (tmp_path / "s3:").exists()
+    assert run.docs_dir == tmp_path / "docs" / f"{s3_bucket.removeprefix('s3://')}_lake"

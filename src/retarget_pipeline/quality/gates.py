@@ -171,10 +171,9 @@ def _match_key_tables(lake: str, session: SparkSession, exportable: DataFrame) -
     """identity_match_keys rows of the exportable persons' email/phone keys: (sha256 hex platforms, UID2)."""
     from pyspark.sql import functions as F
 
-    root = Path(lake) / "identity" / "match_keys"
-    if not root.is_dir():
+    if not any(key.endswith(".parquet") for key in (i.key for i in open_store(lake).list(f"{layout.IDENTITY}/"))):
         return None
-    identity = session.read.schema(spark_schema("identity_match_keys")).parquet(str(root))
+    identity = session.read.schema(spark_schema("identity_match_keys")).parquet(layout.spark_uri(lake, layout.IDENTITY))
     subjects = exportable.select(F.explode(F.concat("email_keys", "phone_keys")).alias("subject_key")).distinct()
     keys = identity.join(subjects, on="subject_key", how="left_semi").select("platform", "match_key")
     is_uid2 = F.col("platform") == "ttd_uid2"

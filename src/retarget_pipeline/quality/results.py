@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retarget_pipeline.lake import layout
 from retarget_pipeline.quality import docs
 from retarget_pipeline.quality.history import Bounds
 from retarget_pipeline.quality.suites import SuiteSpec, build_expectations
+from retarget_pipeline.storage import open_store
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
@@ -184,12 +186,20 @@ class GateRun:
     validated_tables: list[str] = field(default_factory=list)
 
     @property
-    def quality_root(self) -> Path:
-        return Path(self.lake) / "_quality"
+    def results_key(self) -> str:
+        """Where this run's results go in the lake (through the storage layer: a local folder or S3 alike)."""
+        return f"{layout.QUALITY}/{self.spec.name}/as_of={self.as_of.isoformat()}/run-{self.run_id}.json"
 
     @property
     def docs_dir(self) -> Path:
-        return self.quality_root / "data_docs"
+        """The GX Data Docs site: ``<lake>/_quality/data_docs`` for a local lake; for an object-store lake a local
+        folder (``RETARGET_QUALITY_DOCS_DIR``, default ``./data/quality_docs``) per lake, since the HTML site
+        is rendered and opened locally (never a local folder literally named ``s3:/...``)."""
+        local = open_store(self.lake).local_path(layout.QUALITY)
+        if local is not None:
+            return local / "data_docs"
+        base = Path(os.environ.get("RETARGET_QUALITY_DOCS_DIR") or Path("data") / "quality_docs")
+        return base / re.sub(r"[^A-Za-z0-9._-]+", "_", self.lake.split("://", 1)[-1]).strip("_")
 
     def validate(self, table: str, dataframe: Any) -> None:
         """Run the suite's expectations for ``table`` on ``dataframe`` (skipped when none apply)."""
@@ -215,9 +225,7 @@ class GateRun:
         critical = [f for f in self.findings if f.severity == "critical"]
         warnings = [f for f in self.findings if f.severity != "critical"]
         overridden = bool(critical) and bool(override_reason)
-        results_path = (
-            self.quality_root / self.spec.name / f"as_of={self.as_of.isoformat()}" / f"run-{self.run_id}.json"
-        )
+        results_path = layout.uri(self.lake, self.results_key)
         gate = GateResult(
             suite=self.spec.name,
             as_of=self.as_of,
@@ -232,13 +240,6 @@ class GateRun:
             notes=self.notes,
         )
         record = gate.to_json() | {"parameters": self.spec.parameters, "suite_file": self.spec.path.name}
-        _write_json_atomic(results_path, record)
+        data = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
+        open_store(self.lake).put_bytes(data, self.results_key)  # atomic on a local folder and on S3
         return gate
-
-
-def _write_json_atomic(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
