@@ -21,10 +21,10 @@ REQUIRED_FIELDS = {
 def test_pixel_contract_covers_every_field_the_product_needs() -> None:
     contract = contracts.load_contract("pixel_event")
     assert REQUIRED_FIELDS <= set(contract.names)
-    assert contract.version == "1.0"
+    assert contract.version == "1.1"  # 1.1: custom events (event_name, properties); anonymous_id or user_id
     assert contract.field("event_type").enum == [
         "page_view", "product_view", "add_to_cart", "remove_from_cart", "begin_checkout",
-        "purchase", "ad_impression", "ad_click", "identify",
+        "purchase", "ad_impression", "ad_click", "identify", "custom",
     ]  # fmt: skip
     assert contract.field("consent").enum == ["granted", "denied", "unknown"]
     assert {f.name for f in contract.fields if f.pii} == {"user_id", "email", "phone", "ip"}
@@ -38,7 +38,7 @@ def test_arrow_schema_is_derived_with_the_expected_types() -> None:
     assert schema.field("price").type == pa.decimal128(18, 4)
     assert schema.field("quantity").type == pa.int64()
     assert schema.field("email").nullable is True
-    assert schema.metadata[b"contract_version"] == b"1.0"
+    assert schema.metadata[b"contract_version"] == b"1.1"
 
 
 @pytest.mark.parametrize("name", ["pixel_event", "lake_event"])
