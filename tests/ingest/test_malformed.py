@@ -133,3 +133,13 @@ def test_ledger_reconciles_for_every_file(tmp_path: Path) -> None:
         assert r.lines_read == r.skipped + r.valid + r.quarantined + r.duplicates
     assert ledger_by_name(report)["empty.jsonl.gz"]["status"] == "ok"
     assert report.to_dict()["totals"]["lines_read"] == 3
+
+
+def test_a_utf8_file_whose_first_line_starts_with_ff_fe_is_not_read_as_utf16(tmp_path: Path) -> None:
+    """A byte-order mark alone does not make a file UTF-16: a garbage first line starting with FF FE must not
+    turn the good UTF-8 lines after it into UTF-16 noise (found by tests/ingest/test_property.py)."""
+    land, lake = tmp_path / "land", tmp_path / "lake"
+    hour_file(land, H, [b"\xff\xfe\x00garbage", event(), event()])
+    row = ledger_by_name(ingest(land, lake))[f"pixel-{H}.jsonl.gz"]
+    assert counts(row) == (3, 0, 2, 1, 0, 0)
+    assert [q["reason_code"] for q in quarantine_rows(lake)] == ["encoding_error"]
