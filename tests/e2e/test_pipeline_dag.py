@@ -126,3 +126,14 @@ def test_audience_export_gates_then_delivers(dags: dict[str, Any], built: Path, 
         if delivered.get("prefix"):
             assert list((deliveries / delivered["prefix"]).rglob("_manifest.json")), delivered
     assert all(skipped["reason"] for skipped in crm["skipped"])
+
+
+def test_no_personal_data_in_any_output_of_the_dags(built: Path, workspace: dict[str, Path]) -> None:
+    """`retarget privacy scan` over everything the DAG runs wrote (lake incl. quarantine, ledger, state, quality
+    results and Data Docs; deliveries incl. run records): the generator's traffic carries raw emails, phones,
+    user ids and IPs, and none of them may be found."""
+    from retarget_pipeline.privacy.scan import scan
+
+    findings, _, scanned = scan([str(workspace["lake"]), str(workspace["deliveries"])])
+    assert scanned > 20
+    assert [str(f) for f in findings] == []

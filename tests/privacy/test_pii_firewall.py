@@ -250,6 +250,7 @@ def test_identifiers_holding_contact_data_are_recognised(value: str) -> None:
         "2001:db8:abcd::",
         "shoes/running",
         "order 1234567890123 done",
+        '<link rel="stylesheet" href="https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css">',
     ],
 )
 def test_ordinary_values_are_left_alone(value: str) -> None:

@@ -71,7 +71,8 @@ _CANDIDATE_ID = r"(?i)@|%40|%2540|\+\d{7,}|%2[bB]\d{7,}"
 
 # local part: the characters addresses really use (RFC 5322 allows more, but '/', '=', '?' and '&' would swallow
 # the URL around an address); domain labels of letters in any script (IDN)
-_EMAIL = re.compile(r"[\w.+'\-]+@(?:[\w-]+\.)+[\w-]{2,}", re.UNICODE)
+# the top-level domain is letters (any script), so 'bootstrap-table@1.19.1' in a CDN URL is not an address
+_EMAIL = re.compile(r"[\w.+'\-]+@(?:[\w-]+\.)+[^\W\d_]{2,}(?![\w-])", re.UNICODE)
 _IPV4 = re.compile(r"(?<![\w./:-])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w.-]*\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])")
 # '+' anywhere not inside a word; the '00' international prefix not after a '-' (the tail of a UUID is not a phone)
