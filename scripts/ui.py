@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo import set_environment  # noqa: E402  (the demo's defaults: same lake, deliveries and key)
+from demo import set_environment  # the demo's defaults: same lake, deliveries and key
 
-from retarget_pipeline.orchestration import deployment  # noqa: E402
+from retarget_pipeline.orchestration import deployment
 
 
 def main(argv: list[str] | None = None) -> int:
