@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from datetime import UTC, date, datetime, timedelta
 
@@ -53,3 +54,11 @@ def parse_as_of(value: object, name: str = "--as-of", *, now: datetime | None = 
             f"(from {EARLIEST_ENV}, default 2000-01-01, to tomorrow UTC)"
         )
     return day
+
+
+def as_of_argument(value: str) -> date:
+    """``type=`` of every CLI date option (argparse names the option in its error message)."""
+    try:
+        return parse_as_of(value, "date")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from typing import Any
 
-from retarget_pipeline.dates import parse_as_of
+from retarget_pipeline.dates import as_of_argument
 from retarget_pipeline.export.destinations import DESTINATION_TYPES
-
-
-def _date(value: str) -> date:
-    try:
-        return parse_as_of(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--destination", required=True, choices=sorted(DESTINATION_TYPES))
     parser.add_argument("--to", required=True, help="delivery root folder or s3:// URI")
     parser.add_argument("--mode", choices=("full", "incremental"), default="full")
-    parser.add_argument("--as-of", type=_date, default=None, help="as_of date (default: newest built)")
+    parser.add_argument("--as-of", type=as_of_argument, default=None, help="as_of date (default: newest built)")
     parser.add_argument("--build", default=None, help="segment build id of that as_of (default: its current build)")
     parser.add_argument("--segment", default=None, help="comma-separated segment names (default: all configured)")
     parser.add_argument("--config", default=None, help="destinations YAML (default: config/destinations.yaml)")

@@ -4,7 +4,7 @@
   current :class:`~retarget_pipeline.config.PseudonymKeys` key; emails and phones are canonicalised first
   (``matchkeys.canonical_email`` / ``canonical_phone``), so the key is stable across spellings.
 * ``ip_prefix(values)``: IPv4 -> /24 network address, IPv6 -> /48; vectorised for IPv4.
-* ``mask_text(text)`` / ``mask_urls(column)``: the PII scrubber's text profile
+* ``mask_text(text)``: the PII scrubber's text profile
   (:mod:`retarget_pipeline.privacy.scrubber`: emails, phones, IPs, card numbers, personal JSON keys and query
   parameters, also percent-encoded), for quarantine raw lines, error messages and free-text columns.
 """
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.matchkeys import canonical_email, canonical_phone
-from retarget_pipeline.privacy.scrubber import scrub_column, scrub_text
+from retarget_pipeline.privacy.scrubber import scrub_text
 
 PII_FIELDS = ("user_id", "email", "phone", "ip")
 _CACHE_MAX = 200_000  # canonical value -> key; bounded so memory stays flat on huge files
@@ -138,11 +138,6 @@ def _slow_prefix(raw: str) -> str | None:
         return None
     bits = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False).network_address)
-
-
-def mask_urls(values: pa.Array) -> pa.Array:
-    """Personal data in a column of URLs or other free text masked (:func:`retarget_pipeline.privacy.scrubber`)."""
-    return scrub_column(values)[0]
 
 
 def mask_text(text: str) -> str:

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from typing import Any
 
-from retarget_pipeline.dates import parse_as_of
-
-
-def _date(value: str) -> date:
-    try:
-        return parse_as_of(value, "date")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from retarget_pipeline.dates import as_of_argument
 
 
 def register(subparsers: Any) -> None:
@@ -29,9 +21,11 @@ def register(subparsers: Any) -> None:
     lift.add_argument("--lake", default=None, help="lake root (default: RETARGET_LAKE or ./data/lake)")
     lift.add_argument("--segment", default=None, help="comma-separated segment names (default: all configured)")
     lift.add_argument(
-        "--from", dest="period_from", type=_date, default=None, help="first entry date (default: 28 days)"
+        "--from", dest="period_from", type=as_of_argument, default=None, help="first entry date (default: 28 days)"
     )
-    lift.add_argument("--to", dest="period_to", type=_date, default=None, help="report date (default: newest build)")
+    lift.add_argument(
+        "--to", dest="period_to", type=as_of_argument, default=None, help="report date (default: newest build)"
+    )
     lift.add_argument("--config", default=None, help="segment definitions YAML (attribution_days per segment)")
     lift.add_argument("--write", action="store_true", help="also write the report to <lake>/lift/as_of=<to>/")
     lift.add_argument("--json", action="store_true", help="JSON instead of a table")

@@ -8,18 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import date
 from typing import Any
 
-from retarget_pipeline.dates import parse_as_of
+from retarget_pipeline.dates import as_of_argument
 from retarget_pipeline.orchestration.locations import lake_root
-
-
-def _date(text: str) -> date:
-    try:
-        return parse_as_of(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +20,7 @@ def register(subparsers: Any) -> None:
     check = actions.add_parser("check", help="run a quality gate; non-zero exit when it fails")
     check.add_argument("suite", choices=("events", "audiences"))
     check.add_argument("--lake", default=None, help="lake root (default: RETARGET_LAKE or ./data/lake)")
-    check.add_argument("--as-of", type=_date, default=None, help="as-of date (audiences: required)")
+    check.add_argument("--as-of", type=as_of_argument, default=None, help="as-of date (audiences: required)")
     check.add_argument(
         "--partitions", nargs="+", default=None, metavar="P", help="events: 'event_date=YYYY-MM-DD[/event_hour=HH]'"
     )

@@ -9,16 +9,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
 
-from retarget_pipeline.dates import parse_as_of
-
-
-def _as_of(value: str) -> date:
-    try:
-        return parse_as_of(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from retarget_pipeline.dates import as_of_argument
 
 
 def _names(value: str) -> list[str]:
@@ -27,7 +19,9 @@ def _names(value: str) -> list[str]:
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", required=True, help="lake root (local path or s3a:// URI)")
-    parser.add_argument("--as-of", required=True, type=_as_of, help="as-of date YYYY-MM-DD (windows end at its end)")
+    parser.add_argument(
+        "--as-of", required=True, type=as_of_argument, help="as-of date YYYY-MM-DD (windows end at its end)"
+    )
     parser.add_argument("--out", required=True, help="output root: writes segments/ and segment_stats/ under it")
     parser.add_argument("--segments", type=_names, default=None, help="comma-separated names to write (default all)")
     parser.add_argument("--config", default=None, help="segment definitions YAML (default config/segments.yaml)")
