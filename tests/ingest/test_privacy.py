@@ -99,3 +99,27 @@ def test_mask_text() -> None:
     masked = mask_text(text)
     assert all(raw not in masked for raw in (USER, PHONE, EMAIL2, IP4, IP6))
     assert "2026-11-20T14:05:00Z" in masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"email": "jane@example.com", "ip": "1.2.3.4"}'.encode("utf-16-le"), '{"email": "***", "ip": "***"}'),
+        (b"\x00" + '{"email": "jane@example.com"}'.encode("utf-16-le"), '{"email": "***"}'),  # split on b"\n"
+        ('{"a": "jane@example.com"}'.encode("utf-16"), '{"a": "***"}'),
+        (b"ok jane@example.com", "ok ***"),
+    ],
+)
+def test_quarantined_lines_are_decoded_before_masking(raw: bytes, expected: str) -> None:
+    from retarget_pipeline.ingest.quarantine import masked_raw
+
+    assert masked_raw(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [b"\x80\x81 jane@example.com", b"\xff\xfe\x00garbage"])
+def test_a_line_that_decodes_as_neither_is_kept_as_length_and_hash_only(raw: bytes) -> None:
+    import hashlib
+
+    from retarget_pipeline.ingest.quarantine import masked_raw
+
+    assert masked_raw(raw) == f"<undecodable line: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}>"

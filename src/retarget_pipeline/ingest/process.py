@@ -305,6 +305,6 @@ def _prepare(
     erased = 0
     if ctx.erasure is not None:
         cols, side, lines, erased = ctx.erasure.drop(cols, side, lines, ctx.mapper.pseudo)
-    table = ctx.mapper.to_lake(cols, side, lines, fmt, f.uri)
+    table, masked = ctx.mapper.to_lake(cols, side, lines, fmt, f.uri)
     log.debug("%s: %d rows staged", f.uri, table.num_rows)
-    return _Prepared(quarantined, table, erased, dict(ctx.mapper.masked))
+    return _Prepared(quarantined, table, erased, dict(masked))

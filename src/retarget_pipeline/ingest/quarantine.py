@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retarget_pipeline.ingest.pseudonymise import mask_text
+from retarget_pipeline.ingest.reader import utf16_codec
 from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.storage.sweep import scratch_prefix
 
@@ -38,22 +39,24 @@ SCHEMA = pa.schema(
 
 
 def decode_line(line: bytes) -> str | None:
-    """The line as text: UTF-16 when it has a UTF-16 byte-order mark or NUL bytes (ASCII in UTF-16 is valid UTF-8
-    with a NUL between the letters, which no pattern would see through), else UTF-8, else None."""
+    """The line as text: UTF-8; a line with a UTF-16 byte-order mark or NUL bytes only when it is UTF-16 text
+    (``reader.utf16_codec``; also shifted by one byte, as a UTF-16 line split on ``\\n`` is), since ASCII in
+    UTF-16 is valid UTF-8 with a NUL between the letters, which no pattern would see through; else None."""
     body = line.rstrip(b"\r")
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        codec = "utf-16"
-    elif b"\x00" in body:
-        codec = "utf-16-be" if body[0::2].count(0) > body[1::2].count(0) else "utf-16-le"
-    else:
+    if not body.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in body:
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    try:
-        return body[: len(body) - len(body) % 2].decode(codec).lstrip("\ufeff").replace("\x00", "")
-    except UnicodeDecodeError:
-        return None
+    for start in (0, 1):
+        part = body[start:]
+        codec = utf16_codec(part[: len(part) - len(part) % 2], min_units=8)
+        if codec is not None:
+            try:
+                return part[: len(part) - len(part) % 2].decode(codec).lstrip("\ufeff")
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def masked_raw(line: bytes) -> str:

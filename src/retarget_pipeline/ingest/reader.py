@@ -211,7 +211,7 @@ def _utf8(blocks: Iterator[bytes], state: FileState) -> Iterator[bytes]:
     exports write them) transcoded to UTF-8 as they stream, so their events are read like any others instead of
     being quarantined line by line with NUL-interleaved text no pattern can see through. Other bytes pass."""
     first = next(blocks, b"")
-    codec = _utf16_codec(first[:4096])
+    codec = utf16_codec(first[:4096])
     if codec is None:
         if first:
             yield first
@@ -224,7 +224,7 @@ def _utf8(blocks: Iterator[bytes], state: FileState) -> Iterator[bytes]:
     yield decoder.decode(b"", final=True).encode("utf-8")
 
 
-def _utf16_codec(sample: bytes) -> str | None:
+def utf16_codec(sample: bytes, min_units: int = 16) -> str | None:
     """'utf-16' / 'utf-16-le' / 'utf-16-be' when ``sample`` (a file's first bytes) is UTF-16 text: NUL high bytes
     in at least a quarter of the code units and (almost) none in the other half (a byte-order mark alone is not enough:
     a UTF-8 file may well start with a garbage line whose first bytes are FF FE)."""
@@ -232,7 +232,7 @@ def _utf16_codec(sample: bytes) -> str | None:
     body = sample[2:] if bom else sample
     body = body[: len(body) - len(body) % 2]
     units = len(body) // 2
-    if units < (4 if bom else 16):  # a few bytes of garbage prove nothing
+    if units < (min(4, min_units) if bom else min_units):  # a few bytes of garbage prove nothing
         return None
     even, odd = body[0::2].count(0), body[1::2].count(0)  # BE: NULs first; LE: NULs second
     if odd * 4 >= units and even * 16 < units and (not bom or sample[:2] == b"\xff\xfe"):

@@ -5,7 +5,7 @@ of ``arrow_schema("lake_event")`` (event_date / event_hour included; the writer 
 Fields the two contracts share are copied (cast to the lake type); the derived ones are computed here:
 user_key / email_key / phone_key (pseudonyms), ip_prefix, is_bot / bot_reason, event_date / event_hour,
 extra, source_* and pseudonym_key_version. user_id, email, phone and ip are dropped. Every string the lake keeps
-passes the PII scrubber (:mod:`retarget_pipeline.privacy.scrubber`); ``LakeMapper.masked`` says what it masked.
+passes the PII scrubber (:mod:`retarget_pipeline.privacy.scrubber`); ``to_lake`` also returns what it masked.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ class LakeMapper:
         self.bots = bots
         self.schema = lake_schema()
         self.identity = IdentityAccumulator()
-        self.masked: Counter[str] = Counter()  # what the last to_lake call masked, as field:kind counts
 
     def to_lake(
         self,
@@ -75,8 +74,9 @@ class LakeMapper:
         lines: pa.Array,
         source_format: str,
         source_file: str,
-    ) -> pa.Table:
-        """``side``: per row, the fields that travel beside the typed columns: (``extra``, ``properties``)."""
+    ) -> tuple[pa.Table, Counter[str]]:
+        """The lake rows, and what the PII scrubber masked in them as ``field:kind`` counts. ``side``: per row, the
+        fields that travel beside the typed columns: (``extra``, ``properties``)."""
         n = len(lines)
         event_time = cols["event_time"]
         user_key = self.pseudo.keys(cols["user_id"], "user_id")
@@ -97,14 +97,14 @@ class LakeMapper:
         }
         derived["is_bot"], derived["bot_reason"] = self.bots.flag(cols["user_agent"], cols["ip"])
         self._collect_identity(cols, derived)
-        self.masked = self._scrub(cols, derived, side)
+        masked = self._scrub(cols, derived, side)
         arrays = []
         for f in self.schema:
             arr = derived[f.name] if f.name in derived else cols[f.name]
             if arr.type != f.type:
                 arr = _cast(arr, f.type)
             arrays.append(arr)
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        return pa.Table.from_arrays(arrays, schema=self.schema), masked
 
     def _scrub(
         self,
