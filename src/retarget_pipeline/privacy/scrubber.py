@@ -32,6 +32,7 @@ import re
 from collections import Counter
 from urllib.parse import unquote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -257,8 +258,6 @@ def id_candidates(values: pa.Array) -> pa.Array:
 
 
 def _bincount(indices: object, size: int) -> tuple[list[int], list[int]]:
-    import numpy as np
-
     counts = np.bincount(np.asarray(indices, dtype=np.int64), minlength=size)
     nonzero = np.flatnonzero(counts)
     return nonzero.tolist(), counts[nonzero].tolist()
@@ -266,8 +265,6 @@ def _bincount(indices: object, size: int) -> tuple[list[int], list[int]]:
 
 def _scatter(values: pa.Array, positions: pa.Array, replaced: pa.Array) -> pa.Array:
     """``values`` with the rows at ``positions`` replaced by ``replaced`` (in order)."""
-    import numpy as np
-
     n = len(values)
     index = np.arange(n, dtype=np.int64)
     pos = positions.to_numpy(zero_copy_only=False)
