@@ -59,3 +59,10 @@ def csv_gz(rows: int) -> bytes:
     """A gzip CSV with a header and ``rows`` data rows (mtime=0: same bytes every run)."""
     body = "hashed_email\n" + "".join(f"{i:064x}\n" for i in range(rows))
     return gzip.compress(body.encode(), mtime=0)
+
+
+def airflow_token(auth_manager: Any, role: str | None) -> str:
+    """A JWT minted by Airflow's simple auth manager exactly as its login does (user ``ana``, ``role``)."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return str(auth_manager.generate_jwt(SimpleAuthManagerUser(username="ana", role=role)))

@@ -7,57 +7,17 @@ and validated by the same ``get_user`` dependency the Airflow API server uses.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from audience_fixtures import csv_gz
+from audience_fixtures import airflow_token, csv_gz
 
 from retarget_pipeline.storage import LocalStore, open_store
 
-os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "retarget-test-only-jwt-secret-" + "0123456789abcdef" * 4)
-
 FILE = "files/meta_custom_audience/browsers/2026-03-02/full-dddd/part-00001.csv.gz"
-
-
-@pytest.fixture(scope="module")
-def auth_manager() -> Any:
-    from airflow.api_fastapi.app import create_auth_manager
-    from airflow_support import ensure_airflow_db
-
-    # get_user_from_token checks the revoked-token table: migrate the session's test DB fully (creating one
-    # table by hand left a half-made schema that later `airflow db migrate` runs and dag.test() tripped over).
-    ensure_airflow_db()
-    return create_auth_manager()
-
-
-def _token(auth_manager: Any, role: str | None) -> str:
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    return str(auth_manager.generate_jwt(SimpleAuthManagerUser(username="ana", role=role)))
-
-
-@pytest.fixture
-def client(delivery_root: Path, monkeypatch: pytest.MonkeyPatch, auth_manager: Any) -> Iterator[Any]:
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from retarget_pipeline.download.web import create_app
-
-    monkeypatch.setenv("RETARGET_DELIVERY_ROOT", str(delivery_root))
-    parent = FastAPI()  # mounted the way airflow.api_fastapi.app.init_plugins mounts plugin apps
-    parent.mount("/audiences", create_app())
-    with TestClient(parent) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def viewer(auth_manager: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {_token(auth_manager, 'viewer')}"}
 
 
 @pytest.mark.parametrize("path", ["/audiences/", "/audiences/api/deliveries", f"/audiences/{FILE}"])
@@ -67,7 +27,7 @@ def test_anonymous_requests_are_refused(client: Any, path: str) -> None:
 
 
 def test_user_without_a_role_is_forbidden(client: Any, auth_manager: Any) -> None:
-    response = client.get("/audiences/", headers={"Authorization": f"Bearer {_token(auth_manager, None)}"})
+    response = client.get("/audiences/", headers={"Authorization": f"Bearer {airflow_token(auth_manager, None)}"})
     assert response.status_code == 403
 
 
@@ -84,7 +44,7 @@ def test_page_lists_latest_deliveries_with_chart(client: Any, viewer: dict[str, 
 
 
 def test_ui_cookie_login_works_for_json_listing(client: Any, auth_manager: Any) -> None:
-    client.cookies.set("_token", _token(auth_manager, "viewer"))
+    client.cookies.set("_token", airflow_token(auth_manager, "viewer"))
     response = client.get("/audiences/api/deliveries")
     assert response.status_code == 200
     listed = {(d["segment"], d["destination"]): (d["as_of"], d["rows"]) for d in response.json()}

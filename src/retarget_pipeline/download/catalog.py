@@ -4,6 +4,7 @@ Layout (written by the export stage)::
 
     <root>/<destination>/<segment>/as_of=YYYY-MM-DD/<delivery_id>/part-00001.csv.gz ... _manifest.json
     <root>/<destination>/<segment>/_latest.json      (the latest manifest plus its "prefix")
+    <root>/_runs/audience_export-<as_of>-<run_id>.json (one report per export run: gate, delivered, skipped)
 
 A delivery folder without ``_manifest.json`` (or whose manifest is not ``status: complete``) is still being
 written or was abandoned: it is never listed, found or downloaded.
@@ -22,10 +23,16 @@ from retarget_pipeline.storage import ObjectNotFoundError, Store
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_manifest.json"
+RUNS = "_runs"
 LATEST_NAME = "_latest.json"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def run_report_key(as_of: str, run_id: str) -> str:
+    """Where the export run ``run_id`` of ``as_of`` records what it delivered and skipped (``run_id`` file-safe)."""
+    return f"{RUNS}/audience_export-{as_of}-{run_id}.json"
 
 
 class DeliveryError(ValueError):

@@ -2,10 +2,17 @@
 
 Routes (every one needs an Airflow login, see :func:`require_user`):
 
-- ``GET /``: latest delivery per segment and destination (rows, size, files) and an SVG chart of size over time
-- ``GET /api/deliveries``: the same as JSON
-- ``GET /files/{destination}/{segment}/{as_of}/{delivery_id}/{name}``: one file. Local roots stream it after
-  checking its SHA-256 against the manifest; S3 roots redirect to a short-lived presigned URL.
+- ``GET /``: per segment its newest as-of: the funnel (qualified, holdout, suppressed by reason, exportable, rows
+  per destination), the quality gate's result, the deliveries with their files and manifests, what was not
+  delivered and why, the holdout lift, and rows delivered over every as-of (:mod:`retarget_pipeline.download.page`)
+- ``GET /api/deliveries``: the newest delivery per segment and destination as JSON
+- ``GET|HEAD /files/{destination}/{segment}/{as_of}/{delivery_id}/{name}``: one file. Local roots stream it after
+  checking its SHA-256 against the manifest; S3 roots redirect to a short-lived presigned URL. Audience files
+  hold personal data under erasure: ``Cache-Control: private, no-store`` (no browser or proxy keeps a copy).
+- ``GET /manifests/{destination}/{segment}/{as_of}/{delivery_id}``: the delivery's manifest (JSON)
+- ``GET /quality-docs/{path}``: the lake's GX Data Docs site, served from its local folder. Its pages load
+  Bootstrap, jQuery and fonts from CDNs; those tags are replaced by one local stylesheet, so the site renders
+  offline and inside the UI frame.
 
 Plugin routes are not covered by Airflow's own login, so authentication reuses Airflow's dependency
 ``airflow.api_fastapi.core_api.security.get_user`` (a JWT from ``Authorization: Bearer`` or the UI's ``_token``
@@ -17,18 +24,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from html import escape
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retarget_pipeline.download.catalog import Delivery, DeliveryCatalog, DeliveryFile, is_safe_name
-from retarget_pipeline.download.chart import size_chart_svg, size_series
-from retarget_pipeline.download.cli import default_root, human_size
+from retarget_pipeline.download.catalog import Delivery, DeliveryCatalog, DeliveryError, DeliveryFile, is_safe_name
+from retarget_pipeline.download.cli import default_root
 from retarget_pipeline.download.fetch import delivery_folder
-from retarget_pipeline.storage import open_store
+from retarget_pipeline.download.overview import build_overview
+from retarget_pipeline.download.page import file_path, render
+from retarget_pipeline.orchestration.locations import lake_root
+from retarget_pipeline.quality.locations import data_docs_dir
+from retarget_pipeline.storage import ObjectNotFoundError, open_store
 
 RESOURCE_NAME = "Audience downloads"
 PRESIGN_SECONDS = 900
@@ -56,13 +65,8 @@ def _catalog() -> DeliveryCatalog:
     return DeliveryCatalog(open_store(default_root()))
 
 
-def _file_path(d: Delivery, name: str) -> str:
-    """Relative to the app's root (the page links relatively, so a proxy's path prefix is kept)."""
-    return f"files/{d.destination}/{d.segment}/{d.as_of}/{d.delivery_id}/{name}"
-
-
 def _file_url(request: Request, d: Delivery, name: str) -> str:
-    return f"{request.scope.get('root_path', '').rstrip('/')}/{_file_path(d, name)}"
+    return f"{request.scope.get('root_path', '').rstrip('/')}/{file_path(d, name)}"
 
 
 def _summary(request: Request, d: Delivery) -> dict[str, Any]:
@@ -82,51 +86,51 @@ def _summary(request: Request, d: Delivery) -> dict[str, Any]:
     }
 
 
-def _page(request: Request, latest: list[Delivery], everything: list[Delivery], root_uri: str) -> str:
-    rows = []
-    for d in sorted(latest, key=lambda d: (d.segment, d.destination)):
-        links = " ".join(f'<a href="{escape(_file_path(d, f.name))}">{escape(f.name)}</a>' for f in d.files)
-        cells = (d.segment, d.destination, d.as_of, d.mode, f"{d.rows:,}", human_size(d.size), d.delivery_id)
-        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + f"<td>{links}</td></tr>")
-    charts = [
-        size_chart_svg(f"{segment}: rows per delivery", size_series(everything, segment))
-        for segment in sorted({d.segment for d in everything})
-    ]
-    header = "".join(
-        f"<th>{h}</th>" for h in ("Segment", "Destination", "As of", "Mode", "Rows", "Size", "Delivery", "Files")
-    )
-    table = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    empty = f"<p>No complete deliveries under {escape(root_uri)}.</p>" if not latest else ""
-    style = (
-        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
-    )
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>Audience downloads</title>'
-        f"<style>{style}</style></head><body><h1>Audience downloads</h1>"
-        f"<p>Latest complete delivery per segment and destination. Files are checked against the manifest's "
-        f"SHA-256 before they are served.</p>{table}{empty}<h2>Audience size over time</h2>"
-        f"{''.join(charts)}</body></html>"
-    )
+NO_STORE = {"Cache-Control": "private, no-store"}
+_CDN_TAG = re.compile(
+    r"<(?:link[^>]*href|script[^>]*src|img[^>]*src)=\"https?://[^\"]*\"[^>]*>(?:\s*</script>)?", re.IGNORECASE
+)
+
+
+def offline_docs_page(html: str, depth: int) -> str:
+    """A Data Docs page without its CDN tags (stylesheets, scripts, remote images), with the site's own stylesheet
+    and ours linked instead (``depth``: folders between the page and the site root)."""
+    up = "../" * depth
+    local = f'<link rel="stylesheet" href="{up}static/styles/data_docs_default_styles.css"><style>{DOCS_STYLE}</style>'
+    stripped = _CDN_TAG.sub("", html)
+    return stripped.replace("</head>", local + "</head>", 1) if "</head>" in stripped else local + stripped
+
+
+DOCS_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #ddd;padding:3px 8px;vertical-align:top}th{background:#f5f5f5}"
+    ".navbar,.d-none,.modal,.dropdown-menu{display:none}.card{border:1px solid #ddd;border-radius:4px;margin:.6em 0;"
+    "padding:.5em}.badge-success,.text-success{color:#1a7f37}.badge-danger,.text-danger{color:#cf222e}"
+    "ul.nav{list-style:none;padding:0}a{color:#0969da}"
+)
+
+
+def _delivery(destination: str, segment: str, as_of: str, delivery_id: str) -> tuple[Any, Delivery]:
+    """(store, the complete delivery) named by a URL, else 400 (malformed) or 404 (none complete)."""
+    if not all(is_safe_name(v) for v in (destination, segment, delivery_id)) or not _DATE.match(as_of):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid path")
+    catalog = _catalog()
+    try:
+        return catalog.store, catalog.read_manifest(f"{destination}/{segment}/as_of={as_of}/{delivery_id}/")
+    except (ObjectNotFoundError, DeliveryError):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such complete delivery") from None
 
 
 def _lookup(
     destination: str, segment: str, as_of: str, delivery_id: str, name: str
 ) -> tuple[Any, Delivery, DeliveryFile]:
-    if not all(is_safe_name(v) for v in (destination, segment, delivery_id, name)) or not _DATE.match(as_of):
+    if not is_safe_name(name):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid path")
-    catalog = _catalog()
-    matches = [
-        d
-        for d in catalog.deliveries(segment=segment, destination=destination)
-        if d.as_of == as_of and d.delivery_id == delivery_id
-    ]
-    if not matches:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such complete delivery")
-    entry = next((f for f in matches[0].files if f.name == name), None)
+    store, delivery = _delivery(destination, segment, as_of, delivery_id)
+    entry = next((f for f in delivery.files if f.name == name), None)
     if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file in this delivery")
-    return catalog.store, matches[0], entry
+    return store, delivery, entry
 
 
 def create_app() -> FastAPI:
@@ -136,13 +140,34 @@ def create_app() -> FastAPI:
     def index(request: Request, user: User) -> HTMLResponse:
         catalog = _catalog()
         everything = catalog.deliveries()
-        return HTMLResponse(_page(request, catalog.latest_per_audience(), everything, catalog.store.uri))
+        lake = lake_root()
+        overview = build_overview(everything, catalog.store, open_store(lake))
+        return HTMLResponse(render(overview, everything, catalog.store.uri, lake), headers=NO_STORE)
 
     @app.get("/api/deliveries")
     def deliveries(request: Request, user: User) -> list[dict[str, Any]]:
         return [_summary(request, d) for d in _catalog().latest_per_audience()]
 
-    @app.get("/files/{destination}/{segment}/{as_of}/{delivery_id}/{name}", response_model=None)
+    @app.get("/manifests/{destination}/{segment}/{as_of}/{delivery_id}")
+    def manifest(destination: str, segment: str, as_of: str, delivery_id: str, user: User) -> JSONResponse:
+        _, delivery = _delivery(destination, segment, as_of, delivery_id)
+        return JSONResponse(delivery.manifest, headers=NO_STORE)
+
+    @app.get("/quality-docs/{path:path}", response_model=None)
+    def quality_docs(path: str, user: User) -> FileResponse | HTMLResponse:
+        root = data_docs_dir(lake_root()).resolve()
+        target = (root / (path or "index.html")).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such Data Docs page (has a quality gate run yet?)")
+        if target.suffix == ".html":
+            depth = len(target.relative_to(root).parts) - 1
+            html = offline_docs_page(target.read_text(encoding="utf-8", errors="replace"), depth)
+            return HTMLResponse(html, headers=NO_STORE)
+        return FileResponse(target, headers=NO_STORE)
+
+    @app.api_route(
+        "/files/{destination}/{segment}/{as_of}/{delivery_id}/{name}", methods=["GET", "HEAD"], response_model=None
+    )
     def download(
         destination: str, segment: str, as_of: str, delivery_id: str, name: str, user: User
     ) -> FileResponse | RedirectResponse:
@@ -150,7 +175,8 @@ def create_app() -> FastAPI:
         key = delivery.prefix + entry.name
         path = store.local_path(key)
         if path is None:  # S3: the browser fetches straight from the bucket with a short-lived URL
-            return RedirectResponse(store.presign(key, PRESIGN_SECONDS), status.HTTP_307_TEMPORARY_REDIRECT)
+            url = store.presign(key, PRESIGN_SECONDS)
+            return RedirectResponse(url, status.HTTP_307_TEMPORARY_REDIRECT, headers=NO_STORE)
         digest = hashlib.sha256()
         try:
             with path.open("rb") as handle:
@@ -166,7 +192,7 @@ def create_app() -> FastAPI:
             path,
             media_type="application/gzip" if name.endswith(".gz") else "application/octet-stream",
             filename=f"{delivery_folder(delivery)}.{entry.name}",  # says which audience, never a bare part file
-            headers={"X-Checksum-SHA256": entry.sha256},
+            headers={"X-Checksum-SHA256": entry.sha256, "ETag": f'"{entry.sha256}"', **NO_STORE},
         )
 
     return app

@@ -138,6 +138,11 @@ def stats_build(as_of: date, build_id: str) -> str:
 # -- segment engine state ---------------------------------------------------------------------------------------
 
 
+def quality_results(suite: str, as_of: date) -> str:
+    """The folder of gate ``suite``'s result records of ``as_of`` (``run-<run_id>.json``, one per gate run)."""
+    return f"{QUALITY}/{suite}/as_of={as_of.isoformat()}"
+
+
 def lift_file(as_of: date) -> str:
     """The holdout lift report of ``as_of`` (one row per segment; ``retarget_pipeline.measure.lift``)."""
     return f"{LIFT}/as_of={as_of.isoformat()}/part-00000.parquet"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
@@ -16,7 +14,7 @@ from typing import Any
 from retarget_pipeline.config import ConfigError, project_root
 from retarget_pipeline.errors import ParamError, PermanentError
 from retarget_pipeline.orchestration.build import parse_as_of_param, parse_date, parse_segments
-from retarget_pipeline.orchestration.locations import deliveries_root, join, lake_root
+from retarget_pipeline.orchestration.locations import deliveries_root, lake_root
 
 MODES: tuple[str, ...] = ("full", "incremental")
 # Used when config/destinations.yaml has not been written yet.
@@ -203,8 +201,9 @@ def compact(result: Mapping[str, Any], destination: str) -> dict[str, Any]:
 def summarize_run(
     plan: Mapping[str, Any], gate: Mapping[str, Any], exports: Sequence[Mapping[str, Any]], run_id: str
 ) -> dict[str, Any]:
-    """The export run's record: plan, gate outcome, per-destination results. Written next to the deliveries
-    (``<deliveries>/_runs/``) for a local deliveries folder, and returned for XCom."""
+    """The export run's record: plan, gate outcome, per-destination results (what was delivered, what was skipped
+    and why). Written next to the deliveries (``<deliveries>/_runs/``, a local folder or S3 alike: the downloads
+    page reads it) and returned for XCom."""
     summary = {
         "run_id": run_id,
         "as_of": plan["as_of"],
@@ -215,22 +214,15 @@ def summarize_run(
         "gate": dict(gate),
         "exports": [dict(e) for e in exports],
     }
-    root = str(plan["deliveries"])
-    if "://" not in root:
-        summary["summary_file"] = _write_json_atomic(
-            Path(join(root, "_runs", f"audience_export-{plan['as_of']}-{_safe(run_id)}.json")), summary
-        )
+    from retarget_pipeline.download.catalog import run_report_key
+    from retarget_pipeline.storage import open_store
+
+    store = open_store(str(plan["deliveries"]))
+    key = run_report_key(str(plan["as_of"]), _safe(run_id))
+    store.put_bytes(json.dumps(summary, indent=2, sort_keys=True, default=str).encode(), key)  # atomic
+    summary["summary_file"] = str(store.local_path(key) or store.describe(key))
     return summary
 
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
-    return str(path)

@@ -18,6 +18,7 @@ import pandas as pd
 from retarget_pipeline.contracts import spark_schema
 from retarget_pipeline.lake import layout, snapshots
 from retarget_pipeline.quality import history
+from retarget_pipeline.quality.locations import AUDIENCES_SUITE
 from retarget_pipeline.quality.results import GateResult, GateRun, QualityGateFailed, bounds_items, synthetic_finding
 from retarget_pipeline.quality.suites import base_values, load_suite
 from retarget_pipeline.storage import open_store
@@ -193,7 +194,7 @@ def run_audience_gate(
     its exportable rows: build ``build_id`` (the one an export is about to ship), else the current build."""
     from pyspark.sql import functions as F
 
-    spec = load_suite("audiences")
+    spec = load_suite(AUDIENCES_SUITE)
     values: dict[str, Any] = base_values(spec)
     run = GateRun(spec=spec, lake=lake, as_of=as_of, values=values)
     store = open_store(lake)

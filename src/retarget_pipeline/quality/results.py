@@ -9,8 +9,6 @@ updates the Data Docs site ``<lake>/_quality/data_docs/``.
 from __future__ import annotations
 
 import json
-import os
-import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retarget_pipeline.lake import layout
 from retarget_pipeline.quality import docs
 from retarget_pipeline.quality.history import Bounds
+from retarget_pipeline.quality.locations import data_docs_dir
 from retarget_pipeline.quality.suites import SuiteSpec, build_expectations
 from retarget_pipeline.storage import open_store
 
@@ -188,18 +187,11 @@ class GateRun:
     @property
     def results_key(self) -> str:
         """Where this run's results go in the lake (through the storage layer: a local folder or S3 alike)."""
-        return f"{layout.QUALITY}/{self.spec.name}/as_of={self.as_of.isoformat()}/run-{self.run_id}.json"
+        return f"{layout.quality_results(self.spec.name, self.as_of)}/run-{self.run_id}.json"
 
     @property
     def docs_dir(self) -> Path:
-        """The GX Data Docs site: ``<lake>/_quality/data_docs`` for a local lake; for an object-store lake a local
-        folder (``RETARGET_QUALITY_DOCS_DIR``, default ``./data/quality_docs``) per lake, since the HTML site
-        is rendered and opened locally (never a local folder literally named ``s3:/...``)."""
-        local = open_store(self.lake).local_path(layout.QUALITY)
-        if local is not None:
-            return local / "data_docs"
-        base = Path(os.environ.get("RETARGET_QUALITY_DOCS_DIR") or Path("data") / "quality_docs")
-        return base / re.sub(r"[^A-Za-z0-9._-]+", "_", self.lake.split("://", 1)[-1]).strip("_")
+        return data_docs_dir(self.lake)
 
     def validate(self, table: str, dataframe: Any) -> None:
         """Run the suite's expectations for ``table`` on ``dataframe`` (skipped when none apply)."""

@@ -1,0 +1,188 @@
+"""The downloads page as the marketer's home: funnel, gate, not-delivered reasons, lift, trends, manifests,
+Data Docs served offline, and the download headers (HEAD, Cache-Control, ETag).
+
+Counts are hand-made in the fixtures below; every expected figure is written out next to its source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from audience_fixtures import csv_gz, write_delivery
+
+from retarget_pipeline.download.chart import PALETTE, colour_map
+from retarget_pipeline.download.web import offline_docs_page
+from retarget_pipeline.storage import LocalStore
+
+MEMBERSHIP = {  # cart_abandoners on 2026-03-02: 10 qualified, 2 held out, 3 suppressed (1 of them also held out)
+    "members": 10,
+    "holdout": 2,
+    "suppressed": 3,
+    "suppressed_by_reason": {"consent_denied": 1, "frequency_capped": 2},
+    "exportable": 6,
+}
+GATE_FAILED = {
+    "suite": "audiences",
+    "as_of": "2026-03-02",
+    "run_id": "20260302T060000Z-abcdef01",
+    "passed": False,
+    "overridden": False,
+    "override_reason": None,
+    "critical_failures": [{"table": "membership", "check": "person_key_format", "column": "person_key"}],
+    "warnings": [],
+    "data_docs_path": "/somewhere/index.html",
+}
+
+
+@pytest.fixture
+def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
+    """The download tests' tree plus: membership counts on cart_abandoners' 2026-03-02 deliveries, an export run
+    report of 2026-03-02 (gate passed, lapsed_customers skipped for crm_csv), a dry-run report (ignored), the
+    lake's gate record of 2026-03-02 (failed: it wins over the report), and a lift report."""
+    store = LocalStore(delivery_root)
+    for destination, ident, rows in (
+        ("meta_custom_audience", "incremental-bbbb", 3),
+        ("google_ads_customer_match", "full-cccc", 4),
+    ):
+        prefix = f"{destination}/cart_abandoners/as_of=2026-03-02/{ident}/"
+        manifest = json.loads(store.get_bytes(prefix + "_manifest.json"))
+        manifest["membership"] = MEMBERSHIP
+        store.put_bytes(json.dumps(manifest).encode(), prefix + "_manifest.json")
+        assert manifest["row_counts"]["total"] == rows
+    report = {
+        "as_of": "2026-03-02",
+        "dry_run": False,
+        "gate": {"status": "passed", "passed": True, "checks": [], "warnings": [], "data_docs_path": "x"},
+        "exports": [
+            {"destination": "crm_csv", "skipped": [{"segment": "lapsed_customers", "reason": "no members in build B"}]},
+            {"destination": "meta_custom_audience", "skipped": [], "unchanged": [{"segment": "browsers"}]},
+        ],
+    }
+    store.put_bytes(json.dumps(report).encode(), "_runs/audience_export-2026-03-02-r1.json")
+    dry = {**report, "dry_run": True, "exports": [{"destination": "x", "skipped": [{"segment": "dry", "reason": "d"}]}]}
+    store.put_bytes(json.dumps(dry).encode(), "_runs/audience_export-2026-03-02-r2.json")
+    lake = LocalStore(lake_root)
+    lake.put_bytes(json.dumps(GATE_FAILED).encode(), "_quality/audiences/as_of=2026-03-02/run-1.json")
+    lift = {
+        "as_of": "2026-03-02", "segment": "cart_abandoners", "period_from": "2026-02-01", "period_to": "2026-03-02",
+        "attribution_days": 7, "status": "ok", "treatment_persons": 200, "treatment_converters": 30,
+        "treatment_rate": 0.15, "control_persons": 100, "control_converters": 10, "control_rate": 0.10,
+        "pending_persons": 0, "abs_lift": 0.05, "abs_lift_low": -0.03, "abs_lift_high": 0.12, "p_value": 0.23,
+    }  # fmt: skip
+    path = lake_root / "lift/as_of=2026-03-02/part-00000.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([lift]), path)
+    return {"store": store}
+
+
+def _section(page: str, segment: str) -> str:
+    match = re.search(rf'<section class="segment" id="segment-{segment}".*?</section>', page, re.S)
+    assert match, f"no card for {segment}"
+    return match.group(0)
+
+
+def _steps(section: str) -> list[tuple[str, int]]:
+    found = re.findall(r'data-step="([^"]+)">.*?<td class="num">([\d,]+)</td>', section, re.S)
+    return [(label, int(count.replace(",", ""))) for label, count in found]
+
+
+def test_funnel_gate_skips_and_lift_per_segment(client: Any, viewer: dict[str, str], marketer_tree: Any) -> None:
+    response = client.get("/audiences/", headers=viewer)
+    assert response.status_code == 200 and response.headers["cache-control"] == "private, no-store"
+    page = response.text
+    cart = _section(page, "cart_abandoners")
+    assert _steps(cart) == [
+        ("qualified", 10),
+        ("holdout", 2),
+        ("suppressed", 3),
+        ("consent denied", 1),
+        ("frequency capped", 2),
+        ("exportable", 6),
+        ("google_ads_customer_match", 4),  # rows sent, destinations by name
+        ("meta_custom_audience", 3),
+    ]
+    # the lake's gate record (failed) wins over the run report (passed), and its finding is listed
+    assert 'data-gate="failed"' in cart and "quality gate FAILED" in cart
+    assert "membership: person_key_format (person_key)" in page
+    assert 'href="quality-docs/index.html"' in page
+    assert "targeted 30/200 converted (15.00%), held out 10/100 (10.00%); absolute lift 5.00%" in cart
+    assert "[95% CI -3.00% to 12.00%], p = 0.23" in cart
+    assert 'href="manifests/meta_custom_audience/cart_abandoners/2026-03-02/incremental-bbbb"' in cart
+    # a segment nobody received still gets a card saying why; the dry run's report is not read
+    lapsed = _section(page, "lapsed_customers")
+    assert "<b>crm_csv</b>: no members in build B" in lapsed
+    assert "unchanged since the previous delivery" in _section(page, "browsers")
+    assert 'id="segment-dry"' not in page
+
+
+def test_one_colour_per_destination_on_every_chart(client: Any, viewer: dict[str, str]) -> None:
+    page = client.get("/audiences/", headers=viewer).text
+    colours = colour_map(["google_ads_customer_match", "meta_custom_audience"])
+    assert colours == {"google_ads_customer_match": PALETTE[0], "meta_custom_audience": PALETTE[1]}
+    for segment in ("browsers", "cart_abandoners"):
+        section = _section(page, segment)
+        # legend: full names in HTML (never clipped), with the destination's colour
+        assert f'background:{PALETTE[1]}"></span>meta_custom_audience</li>' in section
+        assert f'<polyline fill="none" stroke="{PALETTE[1]}"' in section
+    assert f'stroke="{PALETTE[0]}"' not in _section(page, "browsers")  # browsers went to meta only
+
+
+def test_manifest_route_and_incomplete_delivery(client: Any, viewer: dict[str, str]) -> None:
+    reply = client.get("/audiences/manifests/meta_custom_audience/browsers/2026-03-02/full-dddd", headers=viewer)
+    assert reply.status_code == 200 and reply.json()["row_counts"]["total"] == 5
+    missing = client.get(
+        "/audiences/manifests/meta_custom_audience/cart_abandoners/2026-03-03/full-eeee", headers=viewer
+    )
+    assert missing.status_code == 404  # written without a manifest: incomplete, never listed
+    assert client.get(
+        "/audiences/manifests/meta_custom_audience/browsers/2026-03-02/..", headers=viewer
+    ).status_code in {400, 404}
+
+
+def test_head_and_cache_headers_on_downloads(client: Any, viewer: dict[str, str]) -> None:
+    path = "/audiences/files/meta_custom_audience/browsers/2026-03-02/full-dddd/part-00001.csv.gz"
+    digest = hashlib.sha256(csv_gz(5)).hexdigest()
+    head = client.head(path, headers=viewer)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(csv_gz(5)))
+    assert head.headers["etag"] == f'"{digest}"' and head.headers["x-checksum-sha256"] == digest
+    assert head.headers["cache-control"] == "private, no-store"  # personal data under erasure: no cached copies
+    assert client.head(path).status_code == 401
+
+
+def test_data_docs_served_offline(client: Any, viewer: dict[str, str], lake_root: Path) -> None:
+    docs = lake_root / "_quality" / "data_docs"
+    (docs / "validations" / "a").mkdir(parents=True)
+    (docs / "index.html").write_text(
+        '<html><head><link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" '
+        'rel="stylesheet"><script src="https://code.jquery.com/jquery-3.7.1.min.js"></script></head>'
+        '<body><img src="https://great-expectations-web-assets.s3.amazonaws.com/logo.png"><p>Suites</p></body></html>'
+    )
+    (docs / "validations" / "a" / "run.html").write_text("<html><head></head><body>run</body></html>")
+    page = client.get("/audiences/quality-docs/index.html", headers=viewer)
+    assert page.status_code == 200 and "<p>Suites</p>" in page.text
+    assert "https://" not in page.text and "<script" not in page.text
+    assert 'href="static/styles/data_docs_default_styles.css"' in page.text
+    nested = client.get("/audiences/quality-docs/validations/a/run.html", headers=viewer).text
+    assert 'href="../../static/styles/data_docs_default_styles.css"' in nested
+    for bad in ("..%2F..%2Fdeliveries%2F_runs", "../../etc/passwd", "nope.html"):
+        assert client.get(f"/audiences/quality-docs/{bad}", headers=viewer).status_code == 404
+
+
+def test_offline_docs_page_keeps_content_without_a_head() -> None:
+    html = offline_docs_page('<p>x</p><script src="http://cdn.example/x.js"></script>', 0)
+    assert "<p>x</p>" in html and "cdn.example" not in html and "data_docs_default_styles.css" in html
+
+
+def test_page_without_reports_says_what_is_unknown(client: Any, viewer: dict[str, str], delivery_root: Path) -> None:
+    write_delivery(LocalStore(delivery_root), "crm_csv", "browsers", "2026-03-02", "full-ffff", {"p.csv.gz": csv_gz(1)})
+    page = client.get("/audiences/", headers=viewer).text
+    assert "no export run reports found" in page
+    assert 'data-gate="unknown"' in _section(page, "browsers")
