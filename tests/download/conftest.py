@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from audience_fixtures import airflow_token, csv_gz, write_delivery
 
@@ -94,3 +97,64 @@ def client(delivery_root: Path, lake_root: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def viewer(auth_manager: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {airflow_token(auth_manager, 'viewer')}"}
+
+
+MEMBERSHIP = {  # cart_abandoners on 2026-03-02: 10 qualified, 2 held out, 3 suppressed (1 of them also held out)
+    "members": 10,
+    "holdout": 2,
+    "suppressed": 3,
+    "suppressed_by_reason": {"consent_denied": 1, "frequency_capped": 2},
+    "exportable": 6,
+}
+GATE_FAILED = {
+    "suite": "audiences",
+    "as_of": "2026-03-02",
+    "run_id": "20260302T060000Z-abcdef01",
+    "passed": False,
+    "overridden": False,
+    "override_reason": None,
+    "critical_failures": [{"table": "membership", "check": "person_key_format", "column": "person_key"}],
+    "warnings": [],
+    "data_docs_path": "/somewhere/index.html",
+}
+
+
+@pytest.fixture
+def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
+    """The download tests' tree plus: membership counts on cart_abandoners' 2026-03-02 deliveries, an export run
+    report of 2026-03-02 (gate passed, lapsed_customers skipped for crm_csv), a dry-run report (ignored), the
+    lake's gate record of 2026-03-02 (failed: it wins over the report), and a lift report."""
+    store = LocalStore(delivery_root)
+    for destination, ident, rows in (
+        ("meta_custom_audience", "incremental-bbbb", 3),
+        ("google_ads_customer_match", "full-cccc", 4),
+    ):
+        prefix = f"{destination}/cart_abandoners/as_of=2026-03-02/{ident}/"
+        manifest = json.loads(store.get_bytes(prefix + "_manifest.json"))
+        manifest["membership"] = MEMBERSHIP
+        store.put_bytes(json.dumps(manifest).encode(), prefix + "_manifest.json")
+        assert manifest["row_counts"]["total"] == rows
+    report = {
+        "as_of": "2026-03-02",
+        "dry_run": False,
+        "gate": {"status": "passed", "passed": True, "checks": [], "warnings": [], "data_docs_path": "x"},
+        "exports": [
+            {"destination": "crm_csv", "skipped": [{"segment": "lapsed_customers", "reason": "no members in build B"}]},
+            {"destination": "meta_custom_audience", "skipped": [], "unchanged": [{"segment": "browsers"}]},
+        ],
+    }
+    store.put_bytes(json.dumps(report).encode(), "_runs/audience_export-2026-03-02-r1.json")
+    dry = {**report, "dry_run": True, "exports": [{"destination": "x", "skipped": [{"segment": "dry", "reason": "d"}]}]}
+    store.put_bytes(json.dumps(dry).encode(), "_runs/audience_export-2026-03-02-r2.json")
+    lake = LocalStore(lake_root)
+    lake.put_bytes(json.dumps(GATE_FAILED).encode(), "_quality/audiences/as_of=2026-03-02/run-1.json")
+    lift = {
+        "as_of": "2026-03-02", "segment": "cart_abandoners", "period_from": "2026-02-01", "period_to": "2026-03-02",
+        "attribution_days": 7, "status": "ok", "treatment_persons": 200, "treatment_converters": 30,
+        "treatment_rate": 0.15, "control_persons": 100, "control_converters": 10, "control_rate": 0.10,
+        "pending_persons": 0, "abs_lift": 0.05, "abs_lift_low": -0.03, "abs_lift_high": 0.12, "p_value": 0.23,
+    }  # fmt: skip
+    path = lake_root / "lift/as_of=2026-03-02/part-00000.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([lift]), path)
+    return {"store": store}

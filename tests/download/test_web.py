@@ -131,3 +131,10 @@ def test_app_module_imports_nothing_heavy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_browser_without_login_is_sent_to_airflow_login(client: Any) -> None:
+    reply = client.get("/audiences/", headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"] == "/auth/login?next=%2Faudiences%2F"
+    files = client.get(f"/audiences/{FILE}", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert files.status_code == 401  # only the page redirects; files and the API answer 401

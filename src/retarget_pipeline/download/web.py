@@ -1,6 +1,7 @@
 """FastAPI app behind the Airflow UI plugin (``plugins/audience_downloads.py``), mounted at ``/audiences``.
 
-Routes (every one needs an Airflow login, see :func:`require_user`):
+Routes (every one needs an Airflow login, see :func:`require_user`; a browser that is not logged in is sent from
+the page to Airflow's login page and back):
 
 - ``GET /``: per segment its newest as-of: the funnel (qualified, holdout, suppressed by reason, exportable, rows
   per destination), the quality gate's result, the deliveries with their files and manifests, what was not
@@ -59,6 +60,24 @@ async def require_user(
 
 
 User = Annotated[Any, Depends(require_user)]
+
+
+async def page_user(request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Any:
+    """Like :func:`require_user`, but a browser that is not logged in (no token, asks for HTML) gets ``None``:
+    the page then sends it to Airflow's login, which comes back here."""
+    try:
+        return await require_user(request, bearer)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED and "text/html" in request.headers.get("accept", ""):
+            return None
+        raise
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    here = f"{request.scope.get('root_path', '').rstrip('/')}/"
+    return RedirectResponse(get_auth_manager().get_url_login(next_url=here), status.HTTP_303_SEE_OTHER)
 
 
 def _catalog() -> DeliveryCatalog:
@@ -136,8 +155,10 @@ def _lookup(
 def create_app() -> FastAPI:
     app = FastAPI(title="Audience downloads", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, user: User) -> HTMLResponse:
+    @app.get("/", response_class=HTMLResponse, response_model=None)
+    def index(request: Request, user: Annotated[Any, Depends(page_user)]) -> HTMLResponse | RedirectResponse:
+        if user is None:
+            return login_redirect(request)
         catalog = _catalog()
         everything = catalog.deliveries()
         lake = lake_root()
