@@ -43,7 +43,8 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --python $(PYTHON)
+	@echo "install: the locked dependencies into $(VENV) (a first install downloads ~230 packages: a few minutes)"
+	@$(UV) sync --locked --python $(PYTHON) --quiet
 	@touch $@
 
 install: java $(VENV)/.synced ## install uv, the locked dependencies (Airflow, PySpark, ...) and this package

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -117,9 +119,42 @@ def xcom(run: Any, task_id: str) -> Any:
     return values[0] if len(values) == 1 else (values or None)
 
 
-def run_dag(dags: dict[str, Any], dag_id: str, conf: dict[str, Any]) -> Any:
+class EchoProgress(logging.Handler):
+    """Prints this project's progress lines while a DAG runs in this process (Airflow itself logs at WARNING on a
+    quiet demo): our own INFO lines, and those of the spark-submit child, which Airflow's Spark hook relays."""
+
+    RELAYED = re.compile(r"\bINFO retarget_pipeline\.[\w.]+: (.+)$")
+    LOGGERS = ("retarget_pipeline", "airflow.task.hooks.airflow.providers.apache.spark.hooks.spark_submit")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not record.name.startswith("retarget_pipeline"):
+            match = self.RELAYED.search(message)
+            if match is None:
+                return
+            message = match.group(1)
+        if record.levelno >= logging.INFO:
+            print(f"    {message}", flush=True)
+
+    def __enter__(self) -> EchoProgress:
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addHandler(self)
+            logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
+def run_dag(dags: dict[str, Any], dag_id: str, conf: dict[str, Any], verbose: bool = False) -> Any:
     began = time.perf_counter()
-    run = dags[dag_id].test(run_conf=conf)
+    if verbose:
+        run = dags[dag_id].test(run_conf=conf)
+    else:
+        with EchoProgress():
+            run = dags[dag_id].test(run_conf=conf)
     print(f"  {dag_id}: {run.state} in {time.perf_counter() - began:.0f} s (run_id {run.run_id})")
     if run.state != "success":
         raise SystemExit(f"{dag_id} failed: re-run with --verbose, or see the task logs under $AIRFLOW_HOME/logs")
@@ -168,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         if dag_id == "pixel_ingest":
             first, last = landing_hours(landing)
             print(f"3. ingest: pixel_ingest over {first} .. {last}")
-            run = run_dag(dags, dag_id, {"source": str(landing), "hour_from": first, "hour_to": last})
+            run = run_dag(dags, dag_id, {"source": str(landing), "hour_from": first, "hour_to": last}, args.verbose)
             results["ingest"] = xcom(run, "ingest_landing_hours")
         elif dag_id == "audience_build":
             print(f"4. segment: audience_build for as_of={day} (spark-submit, {spark_master()})")
-            run = run_dag(dags, dag_id, {"as_of": day})
+            run = run_dag(dags, dag_id, {"as_of": day}, args.verbose)
             results["build"] = xcom(run, "publish_audiences")
         else:
             conf: dict[str, Any] = {"as_of": day, "mode": "full"}
@@ -183,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 conf |= {"gate_override": True, "override_reason": reason}
                 print(f"5. quality gate: not available yet - overridden for the demo ({reason!r})")
             print("5. quality gate -> 6. export: audience_export")
-            run = run_dag(dags, dag_id, conf)
+            run = run_dag(dags, dag_id, conf, args.verbose)
             results["export"] = xcom(run, "record_summary")
 
     report(results, generated, lake, deliveries, day)

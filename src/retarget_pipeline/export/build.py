@@ -8,6 +8,7 @@ the manifest last, move ``_latest.json``, then record the delivered state.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -199,10 +200,20 @@ def run_export(
         sweep_stale(out_store, ("",), stage="export", extra=unfinished)
     platform = DESTINATION_TYPES[destination].platform
     keys = read_match_keys(lake_store, platform) if platform and targets else {}
+    began = time.perf_counter()
     results = [
         export_segment(lake=lake_store, out=out_store, cfg=cfg, snap=snap, mode=mode, keys=keys, dry_run=dry_run)
         for cfg in targets
     ]
+    outcome = Counter(str(r["status"]) for r in results) + Counter(skipped=len(skipped))
+    log.info(
+        "export %s as_of=%s (%s): %s in %.1f s",
+        destination,
+        as_of,
+        mode,
+        ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(outcome.items())) or "nothing to do",
+        time.perf_counter() - began,
+    )
     return {
         "destination": destination,
         "as_of": as_of.isoformat(),

@@ -42,6 +42,7 @@ from retarget_pipeline.ingest.ledger import LedgerRow
 from retarget_pipeline.ingest.process import FileContext
 from retarget_pipeline.ingest.reader import Source, SourceFile
 from retarget_pipeline.ingest.to_lake import IdentityAccumulator, IdentityKey
+from retarget_pipeline.progress import Progress
 
 QuarantineArgs = tuple[str, int | None, str, str | None, str, bytes | None]
 ReadOne = Callable[[Source, SourceFile, str, FileContext, datetime], LedgerRow]
@@ -126,12 +127,24 @@ def worker_count(files: int) -> int:
 
 
 def read_files(
-    src: Source, todo: list[SourceFile], fmt: str, ctx: FileContext, now: datetime, read_one: ReadOne
+    src: Source,
+    todo: list[SourceFile],
+    fmt: str,
+    ctx: FileContext,
+    now: datetime,
+    read_one: ReadOne,
+    progress: Progress | None = None,
 ) -> list[LedgerRow]:
-    """``read_one`` for every file of ``todo`` (in order), in a pool when there are several local files."""
+    """``read_one`` for every file of ``todo`` (in order), in a pool when there are several local files;
+    ``progress`` advances as each file's result arrives (in listing order)."""
     workers = worker_count(len(todo))
     if workers < 2 or not src.is_local or multiprocessing.current_process().daemon:  # daemons: no children
-        return [read_one(src, f, fmt, ctx, now) for f in todo]
+        serial = []
+        for f in todo:
+            serial.append(read_one(src, f, fmt, ctx, now))
+            if progress is not None:
+                progress.advance(serial[-1].lines_read, f.uri)
+        return serial
     # What each worker gets (pickled once per worker): the run's settings, no staged data yet.
     job_ctx = FileContext(ctx.validator, ctx.mapper, _StageRecorder(), _QuarantineRecorder(), ctx.erasure)
     mp = multiprocessing.get_context("forkserver")
@@ -150,6 +163,8 @@ def read_files(
                     ctx.stage.add(table)
                 _merge_identity(ctx.mapper.identity, res.identity)
                 rows.append(res.row)
+                if progress is not None:
+                    progress.advance(res.row.lines_read, res.row.path)
                 del res
         except BrokenProcessPool as exc:  # read the exit codes before the pool's shutdown forgets them
             raise IngestWorkerError(

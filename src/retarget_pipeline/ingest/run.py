@@ -33,6 +33,7 @@ from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_sc
 from retarget_pipeline.ingest.validate import Validator
 from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
+from retarget_pipeline.progress import Progress
 from retarget_pipeline.storage.sweep import scratch_prefix, sweep_scratch, sweep_stale
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,11 @@ def run_ingest(
             if erasure is not None:
                 quarantine.redact = erasure.redact
             ctx = FileContext(Validator(now=now), mapper, stage, quarantine, erasure)
-            report.files.extend(read_files(src, todo, fmt, ctx, now, _read_one))
+            progress = Progress("ingest", len(todo))
+            try:
+                report.files.extend(read_files(src, todo, fmt, ctx, now, _read_one, progress))
+            finally:
+                progress.close()
             stage.dedupe_run()
             out_schema = _without_partitions(schema)
             merged = Merger(dest, stage, out_schema, ledger.accounted_lines(committed)).run()
@@ -173,7 +178,7 @@ def _read_one(src: Source, f: SourceFile, fmt: str, ctx: FileContext, now: datet
     except SourceReadError as exc:  # the file could not even be opened: retried next run
         row.status, row.message = "failed", mask_text(f"{type(exc).__name__}: {exc}")
         log.warning("%s: read failed: %s", f.uri, row.message)
-    log.info("%s: %d lines, status %s", f.uri, row.lines_read, row.status)
+    log.debug("%s: %d lines, status %s", f.uri, row.lines_read, row.status)
     return row
 
 

@@ -147,6 +147,8 @@ def build_segments(
         result = compute_from_state(engine_state, erasure, previous, config, as_of, requested)
         stats_rows = result.stats.collect()
     stats = {row["segment"]: {k: row[k] for k in (*STAT_COUNTS, "definition_hash")} for row in stats_rows}
+    sizes = (f"{n} {v['qualified']:,} qualified, {v['exportable']:,} exportable" for n, v in sorted(stats.items()))
+    log.info("segments: %s", "; ".join(sizes))
     summary: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "dry_run": dry_run,
