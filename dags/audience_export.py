@@ -71,6 +71,13 @@ DESTINATIONS = list(destination_names())
             title="Dry run",
             description="Build and validate the files and manifest without delivering them.",
         ),
+        "allow_below_minimum": Param(
+            False,
+            type="boolean",
+            title="Deliver below the minimum audience size",
+            description="Ship audiences whose reach is below the platform's minimum size (held by default: the "
+            "platform would not serve them).",
+        ),
         "gate_override": Param(
             False,
             type="boolean",

@@ -248,7 +248,12 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
     for entry in export.get("exports", []):
         for seg in entry.get("segments", []):
             status, files = seg.get("status"), seg.get("files_count", 0)
-            print(f"delivered     {entry['destination']:<26} {seg.get('segment', '?'):<24} {status} ({files} files)")
+            name = f"{entry['destination']:<26} {seg.get('segment', '?'):<24}"
+            if status == "held_below_minimum":
+                print(f"not delivered {name} {seg.get('reason')}")
+                continue
+            reach = f", reach {seg['reach']:,} (min {seg['min_audience_size']:,})" if "reach" in seg else ""
+            print(f"delivered     {name} {status} ({files} files{reach})")
         for skipped in entry.get("skipped", []):
             print(f"not delivered {entry['destination']:<26} {skipped['segment']:<24} {skipped['reason']}")
     if export.get("gate"):

@@ -25,6 +25,9 @@ os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # tests talk to nothing but loopback
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+# Test audiences are a handful of persons, far below the platforms' minimum sizes (100 for Google and Meta), which
+# would hold every delivery: the tests of that hold (tests/export/test_reach.py) unset this.
+os.environ.setdefault("RETARGET_MIN_AUDIENCE_SIZE", "0")
 # A fixed test key (32 bytes, base64): tests must never depend on a developer's real key.
 os.environ.setdefault("RETARGET_PSEUDONYM_KEYS", "vtest:dGVzdC1vbmx5LXBzZXVkb255bS1rZXktMzItYnl0ZXMhIQ==")
 

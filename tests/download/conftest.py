@@ -132,6 +132,7 @@ def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
         prefix = f"{destination}/cart_abandoners/as_of=2026-03-02/{ident}/"
         manifest = json.loads(store.get_bytes(prefix + "_manifest.json"))
         manifest["membership"] = MEMBERSHIP
+        manifest["reach"] = {"persons": rows, "min_audience_size": 100}
         store.put_bytes(json.dumps(manifest).encode(), prefix + "_manifest.json")
         assert manifest["row_counts"]["total"] == rows
     report = {
@@ -141,6 +142,10 @@ def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
         "exports": [
             {"destination": "crm_csv", "skipped": [{"segment": "lapsed_customers", "reason": "no members in build B"}]},
             {"destination": "meta_custom_audience", "skipped": [], "unchanged": [{"segment": "browsers"}]},
+            {
+                "destination": "google_ads_customer_match",
+                "segments": [{"segment": "browsers", "status": "held_below_minimum", "reason": "held: reach 5 < 100"}],
+            },
         ],
     }
     store.put_bytes(json.dumps(report).encode(), "_runs/audience_export-2026-03-02-r1.json")

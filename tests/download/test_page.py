@@ -54,7 +54,10 @@ def test_funnel_gate_skips_and_lift_per_segment(client: Any, viewer: dict[str, s
     # a segment nobody received still gets a card saying why; the dry run's report is not read
     lapsed = _section(page, "lapsed_customers")
     assert "<b>crm_csv</b>: no members in build B" in lapsed
-    assert "unchanged since the previous delivery" in _section(page, "browsers")
+    browsers = _section(page, "browsers")
+    assert "unchanged since the previous delivery" in browsers
+    assert "<b>google_ads_customer_match</b>: held: reach 5 &lt; 100" in browsers  # held below the minimum
+    assert "rows sent (incremental delivery incremental-bbbb); reach 3 persons with a key (minimum 100)" in cart
     assert 'id="segment-dry"' not in page
 
 

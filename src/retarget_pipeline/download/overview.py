@@ -64,7 +64,13 @@ class SegmentView:
                 FunnelStep("exportable", int(m.get("exportable", 0)), "qualified, not held out, not suppressed")
             )
         for d in sorted(self.deliveries, key=lambda d: d.destination):
-            detail = f"rows sent ({d.mode} delivery {d.delivery_id})"
+            reach = d.manifest.get("reach") if isinstance(d.manifest.get("reach"), dict) else {}
+            forecast = (
+                f"; reach {int(reach['persons']):,} persons with a key (minimum {int(reach['min_audience_size']):,})"
+                if reach
+                else ""
+            )
+            detail = f"rows sent ({d.mode} delivery {d.delivery_id}){forecast}"
             steps.append(FunnelStep(d.destination, d.rows, detail, level=1))
         return steps
 
@@ -96,7 +102,8 @@ def run_reports(store: Store) -> dict[str, dict[str, Any]]:
 
 
 def skipped_by_segment(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
-    """(destination, reason) per segment that a run did not deliver: skipped, or unchanged since a baseline."""
+    """(destination, reason) per segment that a run did not deliver: skipped, held below the destination's minimum
+    audience size, or unchanged since a baseline."""
     found: dict[str, list[tuple[str, str]]] = {}
     for export in report.get("exports") or []:
         if not isinstance(export, dict):
@@ -106,6 +113,9 @@ def skipped_by_segment(report: dict[str, Any]) -> dict[str, list[tuple[str, str]
             if isinstance(entry, dict) and entry.get("segment"):
                 reason = str(entry.get("reason") or "no reason recorded")
                 found.setdefault(str(entry["segment"]), []).append((destination, reason))
+        for entry in export.get("segments") or []:
+            if isinstance(entry, dict) and entry.get("status") == "held_below_minimum" and entry.get("segment"):
+                found.setdefault(str(entry["segment"]), []).append((destination, str(entry.get("reason") or "held")))
         for entry in export.get("unchanged") or []:
             segment = entry.get("segment") if isinstance(entry, dict) else entry
             if segment:

@@ -19,7 +19,7 @@ from retarget_pipeline.export.destinations import (
     DestinationConfig,
     load_destinations,
 )
-from retarget_pipeline.export.formats import Layout, Row, build_layout, csv_header, gzip_bytes, split_csv
+from retarget_pipeline.export.formats import Layout, Row, build_layout, csv_header, gzip_bytes, reachable, split_csv
 from retarget_pipeline.export.inputs import (
     ExportInputError,
     available_as_of,
@@ -86,12 +86,31 @@ def export_segment(
     mode: str,
     keys: dict[tuple[str, str], str],
     dry_run: bool,
+    allow_below_minimum: bool = False,
 ) -> dict[str, Any]:
-    """Export one segment of a committed build to one destination; returns its JSON-able summary."""
+    """Export one segment of a committed build to one destination; returns its JSON-able summary. Held (nothing
+    written) when fewer exportable persons than the destination's minimum audience size carry a key it accepts."""
     as_of = snap.as_of
     rows = read_membership(lake, snap, cfg.segment)
     definition_hash = _definition_hash(rows, cfg.segment)
-    layout = build_layout(cfg, [r for r in rows if is_exportable(r)], keys, as_of)
+    exportable = [r for r in rows if is_exportable(r)]
+    reach = sum(1 for r in exportable if reachable(cfg, r, keys))
+    if reach < cfg.min_audience_size and not allow_below_minimum:
+        reason = (
+            f"held: reach {reach} persons with a key {cfg.destination} accepts, below its minimum audience size "
+            f"{cfg.min_audience_size} (the platform would not serve it); allow_below_minimum ships it anyway"
+        )
+        log.warning("export %s/%s as_of=%s: %s", cfg.destination, cfg.segment, as_of, reason)
+        return {
+            "segment": cfg.segment,
+            "status": "held_below_minimum",
+            "reason": reason,
+            "reach": reach,
+            "min_audience_size": cfg.min_audience_size,
+            "delivery_id": None,
+            "prefix": None,
+        }
+    layout = build_layout(cfg, exportable, keys, as_of)
     full = mode == "full"
     baseline = None if full else incremental.load_baseline(out, cfg.destination, cfg.segment, as_of)
     change = incremental.diff(layout, baseline)
@@ -100,6 +119,8 @@ def export_segment(
         "adds": len(change.adds),
         "removes": len(change.removes),
         "total": len(layout.rows),
+        "reach": reach,
+        "min_audience_size": cfg.min_audience_size,
         "baseline_as_of": baseline.as_of.isoformat() if baseline else None,
     }
     if not full and not change.adds and not change.removes:
@@ -121,6 +142,7 @@ def export_segment(
         columns=layout.columns,
         counts={"adds": len(change.adds), "removes": len(change.removes), "total": len(layout.rows)},
         membership=membership_counts(rows),
+        reach={"persons": reach, "min_audience_size": cfg.min_audience_size},
         files=files,
         limits={"max_rows_per_file": cfg.max_rows_per_file, "max_bytes_per_file": cfg.max_bytes_per_file},
     )
@@ -176,6 +198,7 @@ def run_export(
     dry_run: bool = False,
     config_path: str | None = None,
     build_id: str | None = None,
+    allow_below_minimum: bool = False,
 ) -> dict[str, Any]:
     """Export the configured segments of one committed build of ``lake`` (build ``build_id`` of ``as_of``, else
     the current build of ``as_of``, else of the newest as-of date) to ``destination`` under ``to``."""
@@ -202,7 +225,16 @@ def run_export(
     keys = read_match_keys(lake_store, platform) if platform and targets else {}
     began = time.perf_counter()
     results = [
-        export_segment(lake=lake_store, out=out_store, cfg=cfg, snap=snap, mode=mode, keys=keys, dry_run=dry_run)
+        export_segment(
+            lake=lake_store,
+            out=out_store,
+            cfg=cfg,
+            snap=snap,
+            mode=mode,
+            keys=keys,
+            dry_run=dry_run,
+            allow_below_minimum=allow_below_minimum,
+        )
         for cfg in targets
     ]
     outcome = Counter(str(r["status"]) for r in results) + Counter(skipped=len(skipped))

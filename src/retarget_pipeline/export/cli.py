@@ -26,6 +26,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--segment", default=None, help="comma-separated segment names (default: all configured)")
     parser.add_argument("--config", default=None, help="destinations YAML (default: config/destinations.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="plan only: print what would be delivered")
+    parser.add_argument(
+        "--allow-below-minimum",
+        action="store_true",
+        help="deliver even when the reach is below the destination's minimum audience size (held by default)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             config_path=args.config,
             build_id=args.build,
+            allow_below_minimum=args.allow_below_minimum,
         )
     except (ExportConfigError, ExportInputError, StorageError) as exc:
         raise UsageError(str(exc)) from exc

@@ -5,7 +5,8 @@ Shape (validated; every error names the file, the segment, the destination and t
     version: 1
     segments:
       <segment name>:
-        <destination>: {max_rows_per_file: 10000, max_bytes_per_file: 50000000, id_types: [cookie, maid]}
+        <destination>: {max_rows_per_file: 10000, max_bytes_per_file: 50000000, id_types: [cookie, maid],
+                        min_audience_size: 100}
 
 Destinations: ``google_ads_customer_match``, ``meta_custom_audience``, ``dsp_device_list``, ``crm_csv``.
 All options are optional; defaults below (sources and reasoning in ``schemas/export_formats.md``).
@@ -13,6 +14,7 @@ All options are optional; defaults below (sources and reasoning in ``schemas/exp
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,18 +34,22 @@ class DestinationType:
     platform: str  # the identity table's platform whose match keys this destination uses ("" = none)
     max_rows_per_file: int
     max_bytes_per_file: int  # uncompressed CSV bytes, header included
+    # Persons with a key the platform accepts below which it will not serve the audience: such a delivery is held
+    # (``allow_below_minimum`` ships it anyway). Sources in schemas/export_formats.md ("Minimum audience sizes").
+    min_audience_size: int = 0
 
 
 DESTINATION_TYPES: dict[str, DestinationType] = {
     # Google Ads UI / Data Manager file upload; headers "Email", "Phone" (support.google.com/google-ads/answer/7659867)
-    "google_ads_customer_match": DestinationType("google_ads", 1_000_000, 100_000_000),
+    # Minimum 100 active users on Search, Display and YouTube, customer lists included (answer/7476585)
+    "google_ads_customer_match": DestinationType("google_ads", 1_000_000, 100_000_000, 100),
     # Marketing API: up to 10,000 records per request (developers.facebook.com/docs/marketing-api/custom-audience-api)
-    "meta_custom_audience": DestinationType("meta", 10_000, 50_000_000),
+    "meta_custom_audience": DestinationType("meta", 10_000, 50_000_000, 100),
     "dsp_device_list": DestinationType("ttd_uid2", 1_000_000, 100_000_000),
     "crm_csv": DestinationType("", 1_000_000, 100_000_000),
 }
 DSP_ID_TYPES = ("cookie", "maid", "uid2")
-_OPTIONS = {"max_rows_per_file", "max_bytes_per_file", "id_types"}
+_OPTIONS = {"max_rows_per_file", "max_bytes_per_file", "id_types", "min_audience_size"}
 _MIN_BYTES = 4096  # a file must at least hold the header and one row
 
 
@@ -57,6 +63,25 @@ class DestinationConfig:
     max_rows_per_file: int
     max_bytes_per_file: int
     id_types: tuple[str, ...] = ()
+    min_audience_size: int = 0
+
+
+MIN_SIZE_ENV = "RETARGET_MIN_AUDIENCE_SIZE"
+
+
+def default_minimum(kind: DestinationType) -> int:
+    """The minimum audience size of a destination without its own ``min_audience_size``: the platform's, or
+    ``RETARGET_MIN_AUDIENCE_SIZE`` for every destination of a deployment (a staging lake of sample data: 0)."""
+    raw = os.environ.get(MIN_SIZE_ENV)
+    if raw is None or raw == "":
+        return kind.min_audience_size
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ExportConfigError(f"{MIN_SIZE_ENV}={raw!r}: expected an integer >= 0")
+    return value
 
 
 def default_config_path() -> Path:
@@ -100,7 +125,8 @@ def _parse_pair(path: Path, segment: str, destination: str, options: Any) -> Des
         id_types = tuple(raw)
     elif "id_types" in options:
         raise ExportConfigError(f"{where}: field 'id_types': only allowed for dsp_device_list")
-    return DestinationConfig(segment, destination, kind.platform, rows, size, id_types)
+    minimum = _int_option(where, "min_audience_size", options.get("min_audience_size", default_minimum(kind)), 0)
+    return DestinationConfig(segment, destination, kind.platform, rows, size, id_types, minimum)
 
 
 def load_destinations(path: str | Path | None = None) -> dict[str, dict[str, DestinationConfig]]:

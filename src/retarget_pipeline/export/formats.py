@@ -119,6 +119,26 @@ def crm_rows(members: Iterable[dict[str, Any]]) -> Layout:
     return Layout(columns, 1, sorted(rows))
 
 
+def reachable(config: DestinationConfig, member: dict[str, Any], keys: MatchKeyMap) -> bool:
+    """Whether ``member`` carries at least one identifier ``config``'s destination can match on (a Meta row with
+    only EXTERN_ID, a pseudonym the platform has never seen, matches nobody)."""
+    if config.destination in ("google_ads_customer_match", "meta_custom_audience"):
+        if _hashes(member, "email_keys", "email", keys) or _hashes(member, "phone_keys", "phone", keys):
+            return True
+        return config.destination == "meta_custom_audience" and bool(_maids(member))
+    if config.destination == "dsp_device_list":
+        types = config.id_types
+        return bool(
+            ("cookie" in types and any(member.get("anonymous_ids") or []))
+            or ("maid" in types and _maids(member))
+            or (
+                "uid2" in types
+                and (_hashes(member, "email_keys", "email", keys) or _hashes(member, "phone_keys", "phone", keys))
+            )
+        )
+    return True  # crm_csv: keyed by person_key, every exportable person is a row
+
+
 def build_layout(config: DestinationConfig, members: list[dict[str, Any]], keys: MatchKeyMap, as_of: date) -> Layout:
     if config.destination == "google_ads_customer_match":
         return google_ads_rows(members, keys)

@@ -76,6 +76,7 @@ def build_manifest(
     membership: dict[str, Any],
     files: list[DeliveryFile],
     limits: dict[str, int],
+    reach: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -95,6 +96,7 @@ def build_manifest(
         "columns": list(columns),
         "row_counts": counts,
         "membership": membership,
+        **({"reach": reach} if reach is not None else {}),
         "limits": limits,
         "content_sha256": content_hash(files),
         "files": [f.entry() for f in files],

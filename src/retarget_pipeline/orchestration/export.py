@@ -110,6 +110,7 @@ def plan_export(
         "destinations": destinations,
         "mode": mode,
         "dry_run": bool(params.get("dry_run", False)),
+        "allow_below_minimum": bool(params.get("allow_below_minimum", False)),
         "gate_override": override,
         "override_reason": reason,
     }
@@ -181,6 +182,7 @@ def run_destination_export(plan: Mapping[str, Any], destination: str) -> dict[st
         segments=plan["segments"] or None,
         dry_run=plan["dry_run"],
         build_id=plan.get("build_id"),
+        allow_below_minimum=bool(plan.get("allow_below_minimum", False)),
     )
     return compact(dict(result), destination)
 
