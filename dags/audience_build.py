@@ -129,9 +129,18 @@ def audience_build() -> None:
         with fail_fast():
             return report_lift(published["out"], published["as_of"])
 
+    @task
+    def report_overlap(published: dict[str, Any]) -> dict[str, Any]:
+        """Pairwise overlap of the build's segments (exportable persons in both), to the lake."""
+        from retarget_pipeline.orchestration.measure import report_overlap
+
+        with fail_fast():
+            return report_overlap(published["out"], published["as_of"], published.get("build_id"))
+
     published = publish_audiences(plan)
     build_segments >> published
     report_lift(published)
+    report_overlap(published)
 
 
 audience_build()

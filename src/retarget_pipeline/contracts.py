@@ -272,6 +272,7 @@ DOCUMENTED_CONTRACTS: tuple[str, ...] = (
     "identity_edges",
     "device_consent",
     "segment_lift",
+    "segment_overlap",
 )
 _DOCS_BEGIN = "<!-- BEGIN GENERATED: python -m retarget_pipeline.contracts -->"
 _DOCS_END = "<!-- END GENERATED -->"

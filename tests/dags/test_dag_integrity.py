@@ -125,8 +125,9 @@ def test_audience_build_graph_spark_and_schedule(dagbag: Any) -> None:
     assert _graph(dag) == {
         "plan_build": {"build_segments", "publish_audiences"},
         "build_segments": {"publish_audiences"},
-        "publish_audiences": {"report_lift"},
+        "publish_audiences": {"report_lift", "report_overlap"},
         "report_lift": set(),
+        "report_overlap": set(),
     }
     spark = dag.get_task("build_segments")
     assert type(spark).__name__ == "SparkSubmitOperator"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -162,4 +163,8 @@ def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
     path = lake_root / "lift/as_of=2026-03-02/part-00000.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([lift]), path)
+    from retarget_pipeline.measure.overlap import SegmentOverlap, write_overlap
+
+    # browsers 5 exportable persons, cart_abandoners 6, 3 in both: 60% of browsers, 50% of cart_abandoners
+    write_overlap(str(lake_root), [SegmentOverlap(date(2026, 3, 2), "b1", "browsers", "cart_abandoners", 5, 6, 3)])
     return {"store": store}

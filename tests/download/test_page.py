@@ -59,6 +59,13 @@ def test_funnel_gate_skips_and_lift_per_segment(client: Any, viewer: dict[str, s
     assert "<b>google_ads_customer_match</b>: held: reach 5 &lt; 100" in browsers  # held below the minimum
     assert "rows sent (incremental delivery incremental-bbbb); reach 3 persons with a key (minimum 100)" in cart
     assert 'id="segment-dry"' not in page
+    # overlap heat map of the newest as-of: share of the row segment also in the column segment
+    assert re.search(r'data-pair="browsers\|cart_abandoners" title="3 of 5 browsers persons[^"]*"[^>]*>60%<', page)
+    assert re.search(r'data-pair="cart_abandoners\|browsers" title="3 of 6 cart_abandoners[^"]*"[^>]*>50%<', page)
+    # the lift table: both arms, the lift and its 95% interval as a bar (zero line at x=100 of 200)
+    lift_row = re.search(r'<tr data-segment="cart_abandoners" data-status="ok">.*?</tr>', page, re.S)
+    assert lift_row and "30/200 (15.00%)" in lift_row.group(0) and "10/100 (10.00%)" in lift_row.group(0)
+    assert 'aria-label="95% interval -3.00% to 12.00%"' in lift_row.group(0)
 
 
 def test_one_colour_per_destination_on_every_chart(client: Any, viewer: dict[str, str]) -> None:

@@ -80,6 +80,8 @@ class Overview:
     segments: list[SegmentView]
     gates: dict[str, dict[str, Any]]  # as_of -> the gate section of the newest run report of that day
     notes: list[str]
+    overlap: list[dict[str, Any]] = field(default_factory=list)  # segment_overlap rows of the newest as-of
+    overlap_as_of: str = ""
 
 
 def run_reports(store: Store) -> dict[str, dict[str, Any]]:
@@ -159,6 +161,17 @@ def gate_record(lake: Store, as_of: str) -> dict[str, Any] | None:
     return None
 
 
+def overlap_rows(lake: Store, as_of: str) -> list[dict[str, Any]]:
+    """The segment overlap report of ``as_of`` (pairs of segments), or [] when there is none."""
+    try:
+        data = lake.get_bytes(layout.overlap_file(date.fromisoformat(as_of)))
+    except (ValueError, ObjectNotFoundError):
+        return []
+    import pyarrow.parquet as pq
+
+    return list(pq.read_table(io.BytesIO(data)).to_pylist())
+
+
 def lift_rows(lake: Store, as_of: str) -> dict[str, dict[str, Any]]:
     """The lift report of ``as_of`` per segment, or {} when there is none."""
     try:
@@ -207,6 +220,13 @@ def build_overview(everything: list[Delivery], deliveries: Store, lake: Store | 
                     lifts[day] = {}
             view.lift = lifts[day].get(segment)
         views.append(view)
+    overview_overlap: list[dict[str, Any]] = []
+    newest = max((v.as_of for v in views), default="")
+    if lake is not None and newest:
+        try:
+            overview_overlap = overlap_rows(lake, newest)
+        except Exception as exc:  # a damaged report must not take the page down; say so instead
+            notes.append(f"overlap report of {newest} unreadable: {exc}")
     if not reports:
         notes.append("no export run reports found: quality-gate status and undelivered segments are unknown")
     gates = {day: r["gate"] for day, r in reports.items() if isinstance(r.get("gate"), dict)}
@@ -219,4 +239,4 @@ def build_overview(everything: list[Delivery], deliveries: Store, lake: Store | 
                 record = None
             if record is not None:
                 gates[day] = record  # the lake's record is the gate's own (and the only one of a failed gate)
-    return Overview(segments=views, gates=gates, notes=notes)
+    return Overview(segments=views, gates=gates, notes=notes, overlap=overview_overlap, overlap_as_of=newest)

@@ -27,6 +27,8 @@ th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .passed{background:#1a7f37}.failed{background:#cf222e}.overridden{background:#9a6700}.unknown{background:#777}
 .skipped{color:#9a6700}.note{color:#9a6700}
 .legend{list-style:none;padding:0;margin:0 0 .5em;display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.9em}
+.overlap th.col{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;font-size:.85em}
+.overlap td.self{background:#f5f5f5;text-align:center}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
 """
 
@@ -143,6 +145,93 @@ def _lift(view: SegmentView) -> str:
     )
 
 
+def lift_table(views: list[SegmentView]) -> str:
+    """Every segment's lift in one table; the 95% interval drawn as a bar on one scale with the zero line."""
+    rows = [v for v in views if v.lift]
+    if not rows:
+        return ""
+    lifts = {v.segment: dict(v.lift or {}) for v in rows}
+    ends = ("abs_lift_low", "abs_lift_high")
+    bounds = [abs(float(lift[k])) for lift in lifts.values() for k in ends if lift.get(k) is not None]
+    span = max([0.01, *bounds])
+    width, mid = 200, 100
+
+    def x(value: float) -> float:
+        return mid + (width / 2 - 6) * value / span
+
+    body = []
+    for v in rows:
+        lift = lifts[v.segment]
+        treated = f"{int(lift.get('treatment_converters') or 0):,}/{int(lift.get('treatment_persons') or 0):,}"
+        held = f"{int(lift.get('control_converters') or 0):,}/{int(lift.get('control_persons') or 0):,}"
+        status = str(lift.get("status"))
+        pending = int(lift.get("pending_persons") or 0)
+        marker = f" (+{pending:,} pending)" if pending else ""
+        bar = ""
+        if lift.get("abs_lift") is not None and lift.get("abs_lift_low") is not None:
+            low, high, point = (float(lift[k]) for k in ("abs_lift_low", "abs_lift_high", "abs_lift"))
+            colour = "#1a7f37" if low > 0 else "#cf222e" if high < 0 else "#555"
+            bar = (
+                f'<svg width="{width}" height="16" role="img" aria-label="95% interval {_pct(low)} to {_pct(high)}">'
+                f'<line x1="{mid}" y1="0" x2="{mid}" y2="16" stroke="#bbb"/>'
+                f'<line x1="{x(low):.1f}" y1="8" x2="{x(high):.1f}" y2="8" stroke="{colour}" stroke-width="3"/>'
+                f'<circle cx="{x(point):.1f}" cy="8" r="4" fill="{colour}"/></svg>'
+            )
+        body.append(
+            f'<tr data-segment="{escape(v.segment)}" data-status="{escape(status)}"><td>{escape(v.segment)}</td>'
+            f"<td>{escape(status.replace('_', ' '))}{marker}</td>"
+            f'<td class="num">{treated}'
+            f" ({_pct(lift.get('treatment_rate'))})</td>"
+            f'<td class="num">{held}'
+            f" ({_pct(lift.get('control_rate'))})</td>"
+            f'<td class="num">{_pct(lift.get("abs_lift"))}</td><td>{bar}</td></tr>'
+        )
+    header = "".join(
+        f"<th>{h}</th>"
+        for h in ("Segment", "Status", "Targeted: converted", "Held out: converted", "Lift", "95% interval")
+    )
+    return (
+        '<h2 id="lift">Holdout lift</h2><p class="detail">Intent to treat, orders within each segment\'s '
+        f"attribution window; the bars share one scale (&plusmn;{_pct(span)}), the grey line is no effect.</p>"
+        f'<table class="lift"><thead><tr>{header}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
+
+
+def overlap_heatmap(rows: list[dict[str, Any]], as_of: str) -> str:
+    """A matrix: cell (row R, column C) = the share of R's exportable persons also in C, shaded by that share."""
+    if not rows:
+        return ""
+    counts = {}
+    size: dict[str, int] = {}
+    for r in rows:
+        a, b, both = str(r["segment_a"]), str(r["segment_b"]), int(r["persons_both"])
+        counts[(a, b)] = counts[(b, a)] = both
+        size[a], size[b] = int(r["persons_a"]), int(r["persons_b"])
+    names = sorted(size)
+    head = "".join(f'<th class="col">{escape(n)}</th>' for n in names)
+    body = []
+    for row in names:
+        cells = []
+        for col in names:
+            if row == col:
+                cells.append('<td class="self">&ndash;</td>')
+                continue
+            both = counts.get((row, col), 0)
+            share = both / size[row] if size[row] else 0.0
+            tip = f"{both:,} of {size[row]:,} {row} persons are also in {col}"
+            cells.append(
+                f'<td class="num" data-pair="{escape(row)}|{escape(col)}" title="{escape(tip)}" '
+                f'style="background:rgba(0,114,178,{share:.2f});color:{"#fff" if share > 0.5 else "#222"}">'
+                f"{100 * share:.0f}%</td>"
+            )
+        body.append(f"<tr><th>{escape(row)} <small>({size[row]:,})</small></th>{''.join(cells)}</tr>")
+    return (
+        f'<h2 id="overlap">Segment overlap <small>as of {escape(as_of)}</small></h2>'
+        "<p class='detail'>Share of the row segment's exportable persons that are also in the column segment.</p>"
+        f'<table class="overlap"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
+
+
 def render(overview: Overview, everything: list[Delivery], deliveries_uri: str, lake_uri: str | None) -> str:
     colours = colour_map(d.destination for d in everything)
     cards = []
@@ -174,6 +263,8 @@ def render(overview: Overview, everything: list[Delivery], deliveries_uri: str, 
         f'<p class="meta">Newest complete delivery of each segment and destination, from {escape(deliveries_uri)}'
         f"{lake}. Files are checked against their manifest's SHA-256 before they are served.</p>{notes}{empty}"
         + (f'<h2>Quality gate</h2><ul class="gates">{gates}</ul>' if days else "")
+        + lift_table(overview.segments)
         + "".join(cards)
+        + overlap_heatmap(overview.overlap, overview.overlap_as_of)
         + "</body></html>"
     )

@@ -42,11 +42,11 @@ class ExportInputError(ValueError):
     """Missing or malformed input; the message names the file/partition and field."""
 
 
-def _parquet_keys(store: Store, prefix: str) -> list[str]:
+def parquet_keys(store: Store, prefix: str) -> list[str]:
     return [o.key for o in store.list(prefix) if o.key.endswith(".parquet") and "/_" not in f"/{o.key}"]
 
 
-def _read_table(store: Store, keys: list[str], columns: tuple[str, ...]) -> pa.Table:
+def read_table(store: Store, keys: list[str], columns: tuple[str, ...]) -> pa.Table:
     tables = []
     for key in keys:
         try:
@@ -81,17 +81,17 @@ def read_membership(store: Store, snap: Snapshot, segment: str) -> list[dict[str
     folder = snap.membership_key(segment)
     if folder is None:
         return []
-    keys = _parquet_keys(store, f"{folder}/")
+    keys = parquet_keys(store, f"{folder}/")
     if not keys:
         raise ExportInputError(f"{store.describe(folder)}/: no Parquet files (build {snap.build_id})")
-    rows: list[dict[str, Any]] = _read_table(store, keys, MEMBERSHIP_COLUMNS).to_pylist()
+    rows: list[dict[str, Any]] = read_table(store, keys, MEMBERSHIP_COLUMNS).to_pylist()
     return rows
 
 
 def read_match_keys(store: Store, platform: str) -> dict[tuple[str, str], str]:
     """``{(key_type, subject_key): match_key}`` for one platform from the identity table (empty if absent)."""
-    keys = _parquet_keys(store, IDENTITY_PREFIX)
-    table = _read_table(store, keys, ("subject_key", "key_type", "platform", "match_key"))
+    keys = parquet_keys(store, IDENTITY_PREFIX)
+    table = read_table(store, keys, ("subject_key", "key_type", "platform", "match_key"))
     out: dict[tuple[str, str], str] = {}
     for row in table.to_pylist():
         if row["platform"] == platform and row["subject_key"] and row["match_key"]:

@@ -18,6 +18,7 @@ Tables (hive-style partitions; ``schemas/README.md`` has their columns):
 - ``device_days/build=B/event_date=D/``, ``identity_edges/build=B/``, ``device_consent/build=B/``: the segment
   engine's incremental state, named by ``segment_state/_current.json`` (see ``segments/state.py``).
 - ``lift/as_of=D/part-00000.parquet``: the holdout lift report of D (segment_lift contract).
+- ``segment_overlap/as_of=D/part-00000.parquet``: pairwise overlap of D's segments (segment_overlap contract).
 - ``_erasure/``: erasure requests, linked identifiers and audit records; ``_quality/``: gate results.
 """
 
@@ -40,6 +41,7 @@ IDENTITY_EDGES = "identity_edges"
 DEVICE_CONSENT = "device_consent"
 SEGMENT_STATE = "segment_state"
 LIFT = "lift"
+SEGMENT_OVERLAP = "segment_overlap"
 
 BUILDS = "_builds"
 CURRENT = "_current.json"
@@ -146,6 +148,11 @@ def quality_results(suite: str, as_of: date) -> str:
 def lift_file(as_of: date) -> str:
     """The holdout lift report of ``as_of`` (one row per segment; ``retarget_pipeline.measure.lift``)."""
     return f"{LIFT}/as_of={as_of.isoformat()}/part-00000.parquet"
+
+
+def overlap_file(as_of: date) -> str:
+    """Pairwise overlap of the segments of ``as_of``'s committed build (``retarget_pipeline.measure.overlap``)."""
+    return f"{SEGMENT_OVERLAP}/as_of={as_of.isoformat()}/part-00000.parquet"
 
 
 def state_pointer() -> str:

@@ -10,7 +10,7 @@ from retarget_pipeline.dates import as_of_argument
 
 
 def register(subparsers: Any) -> None:
-    report = subparsers.add_parser("report", help="measurement reports (holdout lift)")
+    report = subparsers.add_parser("report", help="measurement reports (holdout lift, segment overlap)")
     kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     lift = kinds.add_parser(
         "lift",
@@ -30,6 +30,17 @@ def register(subparsers: Any) -> None:
     lift.add_argument("--write", action="store_true", help="also write the report to <lake>/lift/as_of=<to>/")
     lift.add_argument("--json", action="store_true", help="JSON instead of a table")
     lift.set_defaults(func=run_lift)
+    overlap = kinds.add_parser(
+        "overlap",
+        help="pairwise overlap of the segments of one as-of date (exportable persons in both)",
+        description="How many exportable persons each pair of segments of a committed build shares, and the "
+        "share of each segment that is also in the other (retarget_pipeline.measure.overlap).",
+    )
+    overlap.add_argument("--lake", default=None, help="lake root (default: RETARGET_LAKE or ./data/lake)")
+    overlap.add_argument("--as-of", type=as_of_argument, default=None, help="as-of date (default: newest build)")
+    overlap.add_argument("--write", action="store_true", help="also write it to <lake>/segment_overlap/as_of=<D>/")
+    overlap.add_argument("--json", action="store_true", help="JSON instead of a table")
+    overlap.set_defaults(func=run_overlap)
 
 
 def _pct(value: float | None) -> str:
@@ -84,4 +95,36 @@ def run_lift(args: argparse.Namespace) -> int:
     print(f"holdout lift, entries {period}, orders through {to} (intent to treat; docs/measurement.md)")
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def run_overlap(args: argparse.Namespace) -> int:
+    from retarget_pipeline.errors import UsageError
+    from retarget_pipeline.lake import snapshots
+    from retarget_pipeline.measure.overlap import overlap_report, write_overlap
+    from retarget_pipeline.orchestration.locations import lake_root
+    from retarget_pipeline.storage import open_store
+
+    lake = args.lake or lake_root()
+    as_of = args.as_of
+    if as_of is None:
+        built = snapshots.committed_dates(open_store(lake))
+        if not built:
+            raise UsageError(f"{lake}: no committed segment build to report on")
+        as_of = built[-1]
+    try:
+        rows = overlap_report(lake, as_of)
+    except snapshots.SnapshotNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.write:
+        write_overlap(lake, rows)
+    if args.json:
+        print(json.dumps([r.to_json() for r in rows], indent=2, sort_keys=True))
+        return 0
+    print(f"segment overlap, as of {as_of}, exportable persons (build {rows[0].build_id if rows else '-'})")
+    for r in sorted(rows, key=lambda r: -r.persons_both):
+        print(
+            f"  {r.segment_a:<24} {r.segment_b:<24} {r.persons_both:>9,} both"
+            f"  ({_pct(r.share_of_a)} of {r.segment_a}, {_pct(r.share_of_b)} of {r.segment_b})"
+        )
     return 0
