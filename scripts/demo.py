@@ -209,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"4. segment: audience_build for as_of={day} (spark-submit, {spark_master()})")
             run = run_dag(dags, dag_id, {"as_of": day}, args.verbose)
             results["build"] = xcom(run, "publish_audiences")
+            results["overlap"] = xcom(run, "report_overlap")
+            results["lift"] = xcom(run, "report_lift")
         else:
             conf: dict[str, Any] = {"as_of": day, "mode": "full"}
             from retarget_pipeline.orchestration.export import quality_gate_available
@@ -259,6 +261,15 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
     if export.get("gate"):
         gate = export["gate"]
         print(f"quality gate  {gate.get('status')}" + (" (overridden)" if gate.get("overridden") else ""))
+    pairs = (results.get("overlap") or {}).get("pairs") or {}
+    for pair, counts in sorted(pairs.items(), key=lambda kv: -kv[1]["both"])[:3]:
+        a, b = pair.split("|")
+        share = f"{100 * (counts['of_a'] or 0):.0f}% of {a}, {100 * (counts['of_b'] or 0):.0f}% of {b}"
+        print(f"overlap       {a} & {b}: {counts['both']:,} persons ({share})")
+    lifts = (results.get("lift") or {}).get("segments") or {}
+    if lifts:
+        statuses = sorted({str(v.get("status")) for v in lifts.values()})
+        print(f"holdout lift  {len(lifts)} segments: {', '.join(statuses)} (retarget report lift; docs/measurement.md)")
     print("\n== Outputs ==")
     print(f"lake          {lake}/events, quarantine/, _ledger/")
     build = (results.get("build") or {}).get("build_id")

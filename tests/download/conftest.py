@@ -142,7 +142,15 @@ def marketer_tree(delivery_root: Path, lake_root: Path) -> dict[str, Any]:
         "gate": {"status": "passed", "passed": True, "checks": [], "warnings": [], "data_docs_path": "x"},
         "exports": [
             {"destination": "crm_csv", "skipped": [{"segment": "lapsed_customers", "reason": "no members in build B"}]},
-            {"destination": "meta_custom_audience", "skipped": [], "unchanged": [{"segment": "browsers"}]},
+            {
+                "destination": "meta_custom_audience",
+                "skipped": [],
+                "segments": [
+                    {"segment": "browsers", "status": "unchanged"},
+                    {"segment": "cart_abandoners", "status": "already_delivered"},  # delivered: not listed
+                ],
+                "unchanged": ["browsers", "cart_abandoners"],
+            },
             {
                 "destination": "google_ads_customer_match",
                 "segments": [{"segment": "browsers", "status": "held_below_minimum", "reason": "held: reach 5 < 100"}],

@@ -56,6 +56,7 @@ def test_funnel_gate_skips_and_lift_per_segment(client: Any, viewer: dict[str, s
     assert "<b>crm_csv</b>: no members in build B" in lapsed
     browsers = _section(page, "browsers")
     assert "unchanged since the previous delivery" in browsers
+    assert "Not delivered" not in cart  # already delivered by an earlier run of the build: not a skip
     assert "<b>google_ads_customer_match</b>: held: reach 5 &lt; 100" in browsers  # held below the minimum
     assert "rows sent (incremental delivery incremental-bbbb); reach 3 persons with a key (minimum 100)" in cart
     assert 'id="segment-dry"' not in page

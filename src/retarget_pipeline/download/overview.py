@@ -116,12 +116,15 @@ def skipped_by_segment(report: dict[str, Any]) -> dict[str, list[tuple[str, str]
                 reason = str(entry.get("reason") or "no reason recorded")
                 found.setdefault(str(entry["segment"]), []).append((destination, reason))
         for entry in export.get("segments") or []:
-            if isinstance(entry, dict) and entry.get("status") == "held_below_minimum" and entry.get("segment"):
-                found.setdefault(str(entry["segment"]), []).append((destination, str(entry.get("reason") or "held")))
-        for entry in export.get("unchanged") or []:
-            segment = entry.get("segment") if isinstance(entry, dict) else entry
-            if segment:
-                found.setdefault(str(segment), []).append((destination, "unchanged since the previous delivery"))
+            if not isinstance(entry, dict) or not entry.get("segment"):
+                continue
+            if entry.get("status") == "held_below_minimum":
+                reason = str(entry.get("reason") or "held below the minimum audience size")
+            elif entry.get("status") == "unchanged":  # incremental, nothing to add or remove: no new delivery
+                reason = "unchanged since the previous delivery (nothing to add or remove)"
+            else:  # delivered, or already delivered by an earlier run of the same build
+                continue
+            found.setdefault(str(entry["segment"]), []).append((destination, reason))
     return found
 
 
