@@ -267,3 +267,25 @@ def test_compiled_plan_has_no_python_udfs(spark) -> None:
         plan = frame._jdf.queryExecution().executedPlan().toString()
         assert "HashAggregate" in plan or "SortAggregate" in plan or "ObjectHashAggregate" in plan
         assert "PythonUDF" not in plan and "EvalPython" not in plan
+
+
+def test_counts_are_per_order_not_per_order_line(spark) -> None:
+    """Shops fire one purchase per order line and resend them: events sharing an order_id count once; an event
+    without one counts by itself. Repeat buyers = 2+ purchases in 30 days (days apart: counted across days)."""
+    rule = {"all": [{"count": {"where": {"event_type": "purchase"}, "within_days": 30, "at_least": 2}}]}
+    t1, t2 = before_end(days=3), before_end(days=1)
+    rows = [
+        *(event("purchase", "one_order_3_lines", t1, order_id="o1", product_id=f"sku{i}") for i in range(3)),
+        event("purchase", "two_orders", t1, order_id="o2"),
+        event("purchase", "two_orders", t2, order_id="o3"),
+        event("purchase", "resent", t1, order_id="o4"),
+        event("purchase", "resent", t1, order_id="o4"),  # the same order fired twice
+        event("purchase", "resent", t2, order_id="o5"),
+        event("purchase", "no_order_ids", t1),
+        event("purchase", "no_order_ids", t2),
+    ]
+    _members(
+        spark,
+        run(spark, rows, make_config({"repeat_buyers": {"rule": rule}})),
+        [("repeat_buyers", "two_orders"), ("repeat_buyers", "resent"), ("repeat_buyers", "no_order_ids")],
+    )

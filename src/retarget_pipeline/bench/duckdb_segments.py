@@ -92,7 +92,8 @@ class SegmentSql:
                 counted = f"{_predicate(c.where)} AND {self._window(c.within_days)}"
                 if c.without is not None and c.same is not None:
                     counted += f" AND {c.same} IS NOT NULL AND {self.p}c{i}_wo = 0"
-                aggs.append(f"count(*) FILTER (WHERE {counted}) AS {self.p}c{i}_n")
+                # per order, as the engine counts: events sharing an order_id are one
+                aggs.append(f"count(DISTINCT coalesce(order_id, event_id)) FILTER (WHERE {counted}) AS {self.p}c{i}_n")
             else:
                 anchor = f"{self.p}c{i}_a"
                 after = f"{_predicate(c.then_no)} AND event_time >= {anchor}"

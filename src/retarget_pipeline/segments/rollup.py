@@ -35,7 +35,7 @@ from retarget_pipeline.segments.compile import compile_predicate
 from retarget_pipeline.segments.model import Condition, CountCondition, SegmentConfig, SequenceCondition
 
 INTERACTIONS = ("product_view", "add_to_cart", "begin_checkout", "purchase", "ad_click")
-ROLLUP_VERSION = 2  # bump when the rollup's fixed columns or their meaning change
+ROLLUP_VERSION = 3  # bump when the rollup's fixed columns or their meaning change (3: counts are per order)
 KEYS = ("anonymous_id", "event_date")
 
 
@@ -92,6 +92,12 @@ def _latest_signal() -> Column:
     return F.max(F.when(is_signal, order))
 
 
+def _counted_key() -> Column:
+    """What a count condition counts: orders, not the events of an order. Shops fire a purchase per order line
+    (and resend them): events sharing an ``order_id`` are one; an event without one (a product view) is itself."""
+    return F.coalesce(F.col("order_id"), F.col("event_id"))
+
+
 def _aggregates(spec: RollupSpec) -> list[Column]:
     """Everything of a device-day in one aggregation (one shuffle): counts and times directly, the per-value lists
     as raw lists (``_``-prefixed) that :func:`_tally` turns into counts per value afterwards."""
@@ -124,7 +130,10 @@ def _aggregates(spec: RollupSpec) -> list[Column]:
         k = condition_key(cond)
         if isinstance(cond, CountCondition) and cond.without is None:
             hit = compile_predicate(cond.where)
-            aggs += [F.count_if(hit).alias(f"{k}_n"), F.max(F.when(hit, t)).alias(f"{k}_t")]
+            aggs += [
+                F.size(F.collect_set(F.when(hit, _counted_key()))).alias(f"{k}_n"),
+                F.max(F.when(hit, t)).alias(f"{k}_t"),
+            ]
         elif isinstance(cond, CountCondition) and cond.without is not None and cond.same is not None:
             value = F.col(cond.same)
             where = compile_predicate(cond.where) & value.isNotNull()
