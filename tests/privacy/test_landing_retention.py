@@ -77,6 +77,7 @@ def test_purge_deletes_exactly_the_expired_hours_and_audits_it(tmp_path: Path) -
         "expired_bytes": 185,
         "deleted_files": 5,
         "deleted_bytes": 185,
+        "outside_layout": {"expired": [], "kept": []},
         "kept_files": 2,
         "kept_bytes": 100,
         "hours": EXPECTED_HOURS,
@@ -144,17 +145,25 @@ def test_bad_days_are_refused_before_anything_is_touched(tmp_path: Path, days: A
     assert not (tmp_path / "lake").exists()
 
 
-def test_files_outside_the_layout_stop_the_purge_before_any_deletion(tmp_path: Path) -> None:
-    unknown = {"pixel-2026093000.jsonl.gz": 9, "2026/10/01/missing-hour.gz": 9, "2026/13/01/00/bad-month.gz": 9}
-    land = build_tree(tmp_path / "landing", EXPIRED | KEPT | unknown)
-    with pytest.raises(RetentionError) as failure:
-        purge_landing(landing=str(land), lake=str(tmp_path / "lake"), older_than_days=30, now=NOW)
-    message = str(failure.value)
-    assert "3 file(s) not in the YYYY/MM/DD/HH/ layout" in message and "nothing was deleted" in message
-    for key in unknown:
-        assert repr(key) in message
-    assert local_files(land) == set(EXPIRED) | set(KEPT) | set(unknown)
-    assert not (tmp_path / "lake").exists()
+def test_files_outside_the_layout_are_aged_by_their_modification_time(tmp_path: Path) -> None:
+    """A stray file does not stop the purge (retention is what removes erased persons' raw lines): it is aged
+    by when it landed, as ingest places it, and named in the summary and the audit record."""
+    stray = {"pixel-2026093000.jsonl.gz": 9, "2026/10/01/missing-hour.gz": 9, "2026/13/01/00/bad-month.gz": 9}
+    land = build_tree(tmp_path / "landing", EXPIRED | KEPT | stray)
+    old = (NOW - timedelta(days=31)).timestamp()  # landed 31 days before NOW: expired (cutoff 30 days)
+    fresh = (NOW - timedelta(days=29, hours=23)).timestamp()  # 29 days 23 hours: kept
+    os.utime(land / "pixel-2026093000.jsonl.gz", (old, old))
+    os.utime(land / "2026/10/01/missing-hour.gz", (old, old))
+    os.utime(land / "2026/13/01/00/bad-month.gz", (fresh, fresh))
+    summary = purge_landing(landing=str(land), lake=str(tmp_path / "lake"), older_than_days=30, now=NOW)
+    assert summary["outside_layout"] == {
+        "expired": ["2026/10/01/missing-hour.gz", "pixel-2026093000.jsonl.gz"],
+        "kept": ["2026/13/01/00/bad-month.gz"],
+    }
+    assert local_files(land) == set(KEPT) | {"2026/13/01/00/bad-month.gz"}
+    assert summary["deleted_files"] == len(EXPIRED) + 2
+    (audit,) = audits(str(tmp_path / "lake"))
+    assert audit["outside_layout"] == summary["outside_layout"]
 
 
 def test_missing_or_non_folder_landing_is_a_clear_error(tmp_path: Path) -> None:

@@ -67,6 +67,7 @@ class Source:
     def __init__(self, uri: str) -> None:
         self.uri = uri.rstrip("/") if uri.startswith("s3://") else uri
         self._store: Any = None
+        self.refused: list[tuple[str, str]] = []  # (path, reason): found by list(), never read
         if uri.startswith("s3://"):
             from retarget_pipeline.storage import open_store  # lands with the storage module
 
@@ -89,10 +90,17 @@ class Source:
         if not root.exists():
             raise FileNotFoundError(f"landing source {root} does not exist")
         paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        real_root = root.resolve()
         out = []
+        self.refused = []
         for p in paths:
             rel = p.name if root.is_file() else p.relative_to(root).as_posix()
             if not _wanted(rel):
+                continue
+            if not root.is_file() and not p.resolve().is_relative_to(real_root):
+                # a symlink out of the landing root: whatever it points at is not landed data (and retention,
+                # which deletes within the root, could never remove it)
+                self.refused.append((str(p), "symlink to a file outside the landing root: not read"))
                 continue
             st = p.stat()
             out.append(SourceFile(str(p), rel, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))

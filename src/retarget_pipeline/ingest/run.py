@@ -47,6 +47,7 @@ class IngestReport:
     lake: str
     files: list[LedgerRow] = field(default_factory=list)  # processed this run (written to the ledger)
     skipped_files: list[str] = field(default_factory=list)  # already in the ledger / outside the hour range
+    refused_files: list[dict[str, str]] = field(default_factory=list)  # never read, with the reason
     touched_partitions: list[str] = field(default_factory=list)
     quarantine_file: str | None = None
     ledger_file: str | None = None
@@ -59,6 +60,7 @@ class IngestReport:
         out = {k: sum(int(getattr(r, k)) for r in self.files) for k in keys}
         out["files"] = len(self.files)
         out["files_skipped"] = len(self.skipped_files)
+        out["files_refused"] = len(self.refused_files)
         out["superseded"] = self.superseded
         out["recovered"] = self.recovered  # part of valid, not a bucket of its own
         return out
@@ -69,6 +71,7 @@ class IngestReport:
             "lake": self.lake,
             "files": [r.to_dict() for r in self.files],
             "skipped_files": self.skipped_files,
+            "refused_files": self.refused_files,
             "totals": self.totals(),
             "touched_partitions": self.touched_partitions,
             "quarantine_file": self.quarantine_file,
@@ -116,6 +119,9 @@ def run_ingest(
             report.skipped_files.append(f.uri)
         else:
             todo.append(f)
+    for path, reason in src.refused:
+        log.warning("%s: %s", path, reason)
+        report.refused_files.append({"path": path, "reason": reason})
     if not todo:
         return report
     pseudo = Pseudonymiser()

@@ -11,9 +11,10 @@ Rules (:func:`purge_landing`):
 * A file's hour comes from its folder, ``<landing>/YYYY/MM/DD/HH/...`` (the collectors' layout). The file
   expires when that whole hour is more than N days old: ``hour + 1 h <= now - N days``. Everything in an
   expired hour folder goes, marker files included; emptied local folders are removed.
-* Any other file (no valid ``YYYY/MM/DD/HH/`` folder) is an error naming it, raised before anything is deleted:
-  its age is unknown, so it is neither kept forever silently nor deleted by guess. Hidden names outside the
-  hour folders (``.``/``_``: markers, this tool's own notes) are left alone and not counted.
+* Any other file (no valid ``YYYY/MM/DD/HH/`` folder) is aged by its modification time, the time it landed,
+  exactly as ingest places it in an hour range: the same rule expires it, and the summary, the audit record and a
+  warning name it (``outside_layout``). One stray file must not stop every purge: retention is what removes
+  erased persons' raw lines. Hidden names (``.``/``_``: markers, this tool's own notes) are left alone.
 * N is a whole number >= 1 (0 would delete the hour being landed now).
 * Every real run (not ``dry_run``) writes an audit record to the lake,
   ``_erasure/_audit/retention/landing-purge-<time>-<id>.json``: the landing location, retention, cutoff, start
@@ -57,6 +58,7 @@ class LandingFile:
     key: str  # relative to the landing root
     size: int
     hour: datetime
+    by_mtime: bool = False  # outside the YYYY/MM/DD/HH/ layout: aged by its modification time
 
 
 def retention_days_from_env(environ: Mapping[str, str] | None = None) -> int:
@@ -112,26 +114,31 @@ def _open_landing(landing: str) -> Store:
 
 
 def plan_purge(store: Store, cutoff: datetime) -> tuple[list[LandingFile], list[LandingFile]]:
-    """(expired, kept) landing files of ``store``; raises :class:`RetentionError` for files outside the layout."""
+    """(expired, kept) landing files of ``store``; a file outside the hour layout is aged by its modification
+    time (the hour it landed in)."""
     expired: list[LandingFile] = []
     kept: list[LandingFile] = []
-    unknown: list[str] = []
     for info in store.list(""):
         hour = hour_of(info.key)
+        by_mtime = hour is None
         if hour is None:
-            if not _hidden(info.key):
-                unknown.append(info.key)
-            continue
-        item = LandingFile(info.key, int(info.size), hour)
+            if _hidden(info.key):
+                continue
+            hour = info.mtime.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        item = LandingFile(info.key, int(info.size), hour, by_mtime)
         (expired if hour + timedelta(hours=1) <= cutoff else kept).append(item)
-    if unknown:
-        shown = ", ".join(repr(k) for k in unknown[:_SHOWN_UNKNOWN])
-        more = f" and {len(unknown) - _SHOWN_UNKNOWN} more" if len(unknown) > _SHOWN_UNKNOWN else ""
-        raise RetentionError(
-            f"{store.uri}: {len(unknown)} file(s) not in the YYYY/MM/DD/HH/ layout, so their age is unknown: "
-            f"{shown}{more}. Move them into an hour folder or remove them by hand; nothing was deleted."
-        )
     expired.sort(key=lambda f: (f.hour, f.key))
+    stray = sorted(f.key for f in (*expired, *kept) if f.by_mtime)
+    if stray:
+        shown = ", ".join(repr(k) for k in stray[:_SHOWN_UNKNOWN])
+        more = f" and {len(stray) - _SHOWN_UNKNOWN} more" if len(stray) > _SHOWN_UNKNOWN else ""
+        log.warning(
+            "%s: %d file(s) outside the YYYY/MM/DD/HH/ layout, aged by their modification time: %s%s",
+            store.uri,
+            len(stray),
+            shown,
+            more,
+        )
     return expired, kept
 
 
@@ -169,6 +176,10 @@ def purge_landing(
         "kept_files": len(kept),
         "kept_bytes": sum(f.size for f in kept),
         "hours": [{"hour": _iso(h), "files": n, "bytes": b} for h, (n, b) in sorted(hours.items())],
+        "outside_layout": {
+            "expired": sorted(f.key for f in expired if f.by_mtime),
+            "kept": sorted(f.key for f in kept if f.by_mtime),
+        },
     }
     if dry_run or not lake:
         return summary
