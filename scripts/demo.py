@@ -124,7 +124,11 @@ class EchoProgress(logging.Handler):
     quiet demo): our own INFO lines, and those of the spark-submit child, which Airflow's Spark hook relays."""
 
     RELAYED = re.compile(r"\bINFO retarget_pipeline\.[\w.]+: (.+)$")
-    LOGGERS = ("retarget_pipeline", "airflow.task.hooks.airflow.providers.apache.spark.hooks.spark_submit")
+    LOGGERS = (
+        "retarget_pipeline",
+        "airflow.providers.apache.spark.hooks.spark_submit",  # the hook's logger (Airflow 3: by module name)
+        "airflow.task.hooks.airflow.providers.apache.spark.hooks.spark_submit",  # its Airflow 2 name
+    )
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()

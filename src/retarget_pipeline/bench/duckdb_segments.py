@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.identity_rules import ID_COLUMNS, USER_DEVICE_PREFIX
+from retarget_pipeline.lake import layout
 from retarget_pipeline.segments.definitions import (
     Condition,
     CountCondition,
@@ -195,7 +196,7 @@ def build_reference(lake: Path, as_of: date, config: SegmentConfig, out: Path) -
     first_day = as_of - timedelta(days=config.read_days - 1)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    glob = str(lake / "events" / "event_date=*" / "event_hour=*" / "*.parquet")
+    glob = str(lake / layout.EVENTS / "event_date=*" / "event_hour=*" / "*.parquet")
     con.execute(f"""
         CREATE TEMP TABLE history AS
         SELECT * FROM read_parquet({_lit(glob)}, hive_partitioning = true)
@@ -221,7 +222,7 @@ def build_reference(lake: Path, as_of: date, config: SegmentConfig, out: Path) -
         f"SELECT person_key, {_lit(n)} AS segment, {float(config.segments[n].holdout_pct)} AS pct FROM wide WHERE {q}"
         for n, q in finals.items()
     )
-    erasure = lake / "_erasure"
+    erasure = lake / layout.ERASURE
     erased = "SELECT NULL::VARCHAR AS person_key WHERE false"
     if erasure.exists() and any(erasure.rglob("*.parquet")):
         erased = f"""SELECT DISTINCT i.person_key FROM identities i JOIN

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from retarget_pipeline.bench.measure import Measurement, run_measured
+from retarget_pipeline.lake import layout
 
 log = logging.getLogger(__name__)
 DESTINATIONS = ("google_ads_customer_match", "meta_custom_audience", "dsp_device_list", "crm_csv")
@@ -184,7 +185,7 @@ def bench_one(n: int, work: Path, *, seed: int, days: int, start: date) -> tuple
                 _retarget(
                     "export",
                     "--segments",
-                    str(lake / "segments"),
+                    str(lake / layout.SEGMENTS),
                     "--destination",
                     d,
                     "--to",

@@ -28,6 +28,7 @@ from retarget_pipeline.bench.harness import (
 )
 from retarget_pipeline.bench.harness import _retarget as retarget_cmd
 from retarget_pipeline.bench.measure import run_measured
+from retarget_pipeline.lake import layout
 
 log = logging.getLogger(__name__)
 DEFAULT_HISTORIES = (7, 30, 90)
@@ -39,10 +40,10 @@ def _copy_days(src: Path, dst: Path, first: date, last: date) -> int:
     import pyarrow.parquet as pq
 
     rows = 0
-    for folder in sorted((src / "events").glob("event_date=*")):
+    for folder in sorted((src / layout.EVENTS).glob("event_date=*")):
         day = date.fromisoformat(folder.name.removeprefix("event_date="))
         if first <= day <= last:
-            shutil.copytree(folder, dst / "events" / folder.name)
+            shutil.copytree(folder, dst / layout.EVENTS / folder.name)
             rows += sum(pq.ParquetFile(f).metadata.num_rows for f in folder.rglob("*.parquet"))
     return rows
 

@@ -15,9 +15,10 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.ingest.to_lake import IdentityAccumulator
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
 
-PREFIX = "identity/match_keys"
+PREFIX = layout.IDENTITY
 _GROUP = ["subject_key", "platform", "key_type", "match_key", "pseudonym_key_version"]
 
 

@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retarget_pipeline.faults import crash_point
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
 
-LEDGER = "_ledger"
+LEDGER = layout.LEDGER
 COMMITTED = ("ok", "truncated", "corrupt", "unrecognised")
 SCHEMA = pa.schema(
     [

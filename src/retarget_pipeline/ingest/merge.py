@@ -39,10 +39,11 @@ from retarget_pipeline.ingest.dedupe import (
     release_memory,
 )
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import ROW_GROUP, Lake
 
 LATE_WINDOW_HOURS = 1
-EVENTS = "events"
+EVENTS = layout.EVENTS
 PART_FILE = "part-00000.parquet"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -31,6 +31,7 @@ from retarget_pipeline.ingest.quarantine import Quarantine
 from retarget_pipeline.ingest.reader import Source, SourceFile, SourceReadError
 from retarget_pipeline.ingest.to_lake import PARTITION_COLS, LakeMapper, lake_schema
 from retarget_pipeline.ingest.validate import Validator
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
 from retarget_pipeline.progress import Progress
@@ -38,7 +39,9 @@ from retarget_pipeline.storage.sweep import scratch_prefix, sweep_scratch, sweep
 
 log = logging.getLogger(__name__)
 FORMATS = ("auto", *ADAPTERS)
-LAKE_PREFIXES = ("events/", "quarantine/", "identity/", f"{ledger.LEDGER}/")  # what ingest writes
+LAKE_PREFIXES = tuple(
+    f"{t}/" for t in (layout.EVENTS, layout.QUARANTINE, layout.IDENTITY_ROOT, layout.LEDGER)
+)  # written by ingest
 
 
 @dataclass
@@ -148,9 +151,7 @@ def run_ingest(
             report.recovered = merged.recovered
             report.identity_files = identity.merge(dest, mapper.identity, pseudo.version)
             run_key = _run_key(report.files)
-            report.quarantine_file = quarantine.commit(
-                dest, f"quarantine/ingest_date={now:%Y-%m-%d}/part-{run_key}.parquet"
-            )
+            report.quarantine_file = quarantine.commit(dest, layout.quarantine_file(now.date(), run_key))
         finally:
             quarantine.cleanup()
             stage.cleanup()

@@ -3,7 +3,8 @@
 Everything here is a *key* relative to the lake root (``events/event_date=2026-11-20/event_hour=05``), the
 form the storage layer (:func:`retarget_pipeline.storage.open_store`) takes for a local folder and for S3
 alike. :func:`uri` joins a key to a lake root; :func:`spark_uri` gives the URI Spark's Hadoop file systems
-read (``s3://`` becomes ``s3a://``). A test fails if a table's folder name is spelled anywhere else.
+read (``s3://`` becomes ``s3a://``). A test fails if a table's folder name is spelled in a path anywhere else
+(``tests/lake/test_layout.py``).
 
 Tables (hive-style partitions; ``schemas/README.md`` has their columns):
 
@@ -31,7 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 EVENTS = "events"
 QUARANTINE = "quarantine"
 LEDGER = "_ledger"
-IDENTITY = "identity/match_keys"
+IDENTITY_ROOT = "identity"
+IDENTITY = f"{IDENTITY_ROOT}/match_keys"
 SEGMENTS = "segments"
 SEGMENT_STATS = "segment_stats"
 ERASURE = "_erasure"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from retarget_pipeline.lake import layout
 from retarget_pipeline.orchestration.locations import as_uri, join, lake_root
 
 LAKE_EVENTS = "retarget_lake_events"
@@ -18,11 +19,11 @@ AUDIENCES = "retarget_audiences"
 
 def lake_events_asset() -> Asset:
     """Emitted by ``pixel_ingest``; ``extra`` names the touched ``event_date=/event_hour=`` partitions."""
-    location = join(as_uri(lake_root()), "events")
+    location = join(as_uri(lake_root()), layout.EVENTS)
     return Asset(name=LAKE_EVENTS, uri="x-retarget://lake/events", group="retarget", extra={"location": location})
 
 
 def audiences_asset() -> Asset:
     """Emitted by ``audience_build``; ``extra`` carries the as-of date and segment sizes."""
-    location = join(as_uri(lake_root()), "segments")
+    location = join(as_uri(lake_root()), layout.SEGMENTS)
     return Asset(name=AUDIENCES, uri="x-retarget://lake/segments", group="retarget", extra={"location": location})

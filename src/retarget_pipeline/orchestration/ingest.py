@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from retarget_pipeline.errors import ParamError
+from retarget_pipeline.lake import layout
 from retarget_pipeline.orchestration.locations import lake_root, landing_root
 
 INPUT_FORMATS: tuple[str, ...] = ("auto", "pixel", "segment", "snowplow", "nginx", "cloudfront")
@@ -136,7 +137,7 @@ def committed_partitions(lake: str, source: str, first: datetime, last: datetime
         if hour is not None and not first <= hour <= last:
             continue
         for key in row["output_files"] or []:
-            folder = str(key).removeprefix("events/").rsplit("/", 1)[0]
+            folder = str(key).removeprefix(f"{layout.EVENTS}/").rsplit("/", 1)[0]
             if folder.startswith("event_date="):
                 partitions.add(folder)
     return sorted(partitions)

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from retarget_pipeline.contracts import arrow_schema
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.privacy import deliveries, scrub
 from retarget_pipeline.privacy.erase import AUDIT, LINKED, LINKED_STATUS, REQUESTED, read_requests, write_json
@@ -40,14 +41,14 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_LINKED_KEYS = 20
 # what a scrub rewrites
 LAKE_PREFIXES = (
-    "events/",
-    "identity/",
-    "segments/",
-    "quarantine/",
-    "_erasure/",
-    "device_days/",
-    "device_consent/",
-    "identity_edges/",
+    f"{layout.EVENTS}/",
+    f"{layout.IDENTITY_ROOT}/",
+    f"{layout.SEGMENTS}/",
+    f"{layout.QUARANTINE}/",
+    f"{layout.ERASURE}/",
+    f"{layout.DEVICE_DAYS}/",
+    f"{layout.DEVICE_CONSENT}/",
+    f"{layout.IDENTITY_EDGES}/",
 )
 
 
@@ -125,7 +126,7 @@ def apply_one(
         "requested_at": request["requested_at"].isoformat(),
         "linked_identifiers": dict(sorted(Counter(t for t, _ in nodes).items())),
         "rows_removed": removed,
-        "event_partitions_rewritten": sorted(k.rsplit("/", 1)[0].removeprefix("events/") for k in partitions),
+        "event_partitions_rewritten": sorted(k.rsplit("/", 1)[0].removeprefix(f"{layout.EVENTS}/") for k in partitions),
         "delivery_root_scrubbed": delivery_root is not None,
     }
     write_json(lake, f"{AUDIT}/applied/{request_id}.json", audit)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from retarget_pipeline.identity_rules import GUARDED_TYPES, ID_COLUMNS, LINKING_EVENTS, USER_DEVICE_PREFIX
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
 
 MAX_HOPS = 30  # the engine's default max_identity_iterations
@@ -60,7 +61,7 @@ def _linking_rows(lake: Lake, frontier: set[Node]) -> list[pa.Table]:
     )
     expr = expr & linking
     out = []
-    for key in lake.files("events/"):
+    for key in lake.files(f"{layout.EVENTS}/"):
         with lake.local_copy(key) as path:
             t = ds.dataset(str(path), format="parquet").to_table(columns=list(ID_COLUMNS), filter=expr)
         if t.num_rows:

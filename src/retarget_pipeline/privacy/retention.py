@@ -38,13 +38,14 @@ from typing import Any
 
 from retarget_pipeline.config import ConfigError
 from retarget_pipeline.errors import PermanentError
+from retarget_pipeline.lake import layout
 from retarget_pipeline.storage import Store, is_s3_uri, open_store
 
 log = logging.getLogger(__name__)
 
 RETENTION_ENV = "RETARGET_LANDING_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
-AUDIT_PREFIX = "_erasure/_audit/retention"
+AUDIT_PREFIX = f"{layout.ERASURE}/_audit/retention"
 _HOUR_FOLDER = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/(\d{2})/.")
 _SHOWN_UNKNOWN = 5
 

@@ -86,7 +86,7 @@ def scrub_events(lake: Lake, nodes: set[Node]) -> tuple[int, list[str]]:
     if expr is None:
         return 0, []
     removed, touched = 0, []
-    for key in lake.files("events/"):
+    for key in lake.files(f"{layout.EVENTS}/"):
         with lake.local_copy(key) as path:
             hits = ds.dataset(str(path), format="parquet").count_rows(filter=expr)
         if not hits:
@@ -103,7 +103,7 @@ def scrub_match_keys(lake: Lake, nodes: set[Node]) -> int:
     if not len(subjects):
         return 0
     removed = 0
-    for key in lake.files("identity/match_keys/"):
+    for key in lake.files(f"{layout.IDENTITY}/"):
         table = lake.read_table(key)
         removed += _rewrite(lake, key, table, pc.invert(pc.is_in(table["subject_key"], value_set=subjects)))
     return removed
@@ -114,7 +114,7 @@ def match_key_values(lake: Lake, nodes: set[Node]) -> set[str]:
     ids = by_type(nodes)
     subjects = {*ids.get("email_key", []), *ids.get("phone_key", [])}
     out: set[str] = set()
-    for key in lake.files("identity/match_keys/") if subjects else []:
+    for key in lake.files(f"{layout.IDENTITY}/") if subjects else []:
         table = lake.read_table(key, columns=["subject_key", "match_key"])
         hit = table.filter(pc.is_in(table["subject_key"], value_set=pa.array(sorted(subjects), pa.string())))
         out.update(v for v in hit["match_key"].to_pylist() if v)
@@ -164,7 +164,7 @@ def scrub_quarantine(lake: Lake, tokens: Iterable[str]) -> int:
     it is bad input, counted in the ledger, not the person's data. Returns the rows redacted."""
     ids = sorted({t for t in tokens if t}, key=len, reverse=True)
     redacted = 0
-    for key in lake.files("quarantine/") if ids else []:
+    for key in lake.files(f"{layout.QUARANTINE}/") if ids else []:
         table = lake.read_table(key)
         hit = pa.array([False] * table.num_rows, pa.bool_())
         for column in ("raw_line", "message"):

@@ -117,7 +117,7 @@ def run_event_gate(
         "event_time_max_offset_hours": 24.0 + tolerance,
     }
     run = GateRun(spec=spec, lake=lake, as_of=run_as_of, values=values)
-    events_root = Path(lake) / "events"
+    events_root = Path(lake) / layout.EVENTS
     paths, missing = _event_paths(events_root, wanted)
     for name in missing:
         run.findings.append(synthetic_finding(spec, "partition_exists", {"missing": name}, {"exists": True}))
@@ -234,7 +234,7 @@ def run_audience_gate(
     run.validate("pseudonyms", membership.select(F.explode(F.concat(*key_arrays)).alias("pseudonym")))
     match_keys = _match_key_tables(lake, session, exportable)
     if match_keys is None:
-        run.notes.append("identity/match_keys absent: match key checks skipped")
+        run.notes.append(f"{layout.IDENTITY} absent: match key checks skipped")
     else:
         run.validate("match_keys_hex", match_keys[0])
         run.validate("match_keys_uid2", match_keys[1])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from retarget_pipeline.contracts import spark_schema
-from retarget_pipeline.lake import snapshots
+from retarget_pipeline.lake import layout, snapshots
 from retarget_pipeline.storage import open_store
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def volume_bounds(
 
 def quarantined_rows(lake: str, ingest_date: date) -> int:
     """Rows in ``<lake>/quarantine/ingest_date=D/`` (0 if the partition does not exist)."""
-    folder = Path(lake) / "quarantine" / f"ingest_date={ingest_date.isoformat()}"
+    folder = Path(lake) / layout.QUARANTINE / f"ingest_date={ingest_date.isoformat()}"
     if not folder.is_dir():
         return 0
     return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet")))
@@ -143,7 +143,7 @@ def ledger_counts(lake: str, dates: Iterable[date], partitions: Iterable[str]) -
     output, so only its ingest time links it) or when one of its output files lies in a validated partition
     (``partitions``: lake-relative folders like ``events/event_date=D/event_hour=HH``), then under the
     earliest such partition's date."""
-    files = sorted((Path(lake) / "_ledger").glob("*.parquet"))
+    files = sorted((Path(lake) / layout.LEDGER).glob("*.parquet"))
     if not files:
         return None
     wanted = set(dates)
