@@ -28,6 +28,9 @@ export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX ?= 30
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(RUN)/python
 export PYSPARK_DRIVER_PYTHON := $(RUN)/python
+# Two pytest-xdist workers on 2 cores: 613 tests in 29 min against ~35 min in one process (2026-11-30); the
+# real-scheduler and Spark tests mostly wait on child processes, so two of them overlap well.
+TEST_WORKERS ?= 2
 
 .PHONY: help java install check lint typecheck test demo ui bench clean
 
@@ -54,8 +57,8 @@ check: install ## ruff (lint + format check) and mypy
 	$(RUN)/ruff format --check .
 	$(RUN)/mypy
 
-test: install ## run the whole test suite
-	$(RUN)/pytest $(PYTEST_ARGS)
+test: install ## run the whole test suite (TEST_WORKERS=2 pytest-xdist workers; TEST_WORKERS=0: one process)
+	$(RUN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: install ## generate a sample day of pixel logs and run the pipeline end to end through Airflow
 	$(RUN)/python $(ROOT)/scripts/demo.py

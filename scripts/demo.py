@@ -15,9 +15,10 @@ import importlib.util
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from datetime import date
@@ -121,35 +122,43 @@ def xcom(run: Any, task_id: str) -> Any:
 
 class EchoProgress(logging.Handler):
     """Prints this project's progress lines while a DAG runs in this process (Airflow itself logs at WARNING on a
-    quiet demo): our own INFO lines, and those of the spark-submit child, which Airflow's Spark hook relays."""
+    quiet demo): our own INFO lines, and those of the spark-submit child, which appends them to
+    ``RETARGET_PROGRESS_FILE`` (Airflow's Spark hook logs the child's output through structlog, out of reach)."""
 
-    RELAYED = re.compile(r"\bINFO retarget_pipeline\.[\w.]+: (.+)$")
-    LOGGERS = (
-        "retarget_pipeline",
-        "airflow.providers.apache.spark.hooks.spark_submit",  # the hook's logger (Airflow 3: by module name)
-        "airflow.task.hooks.airflow.providers.apache.spark.hooks.spark_submit",  # its Airflow 2 name
-    )
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self._stop = threading.Event()
+        self._file = Path(tempfile.mkstemp(prefix="retarget-demo-progress-", suffix=".log")[1])
+        self._thread = threading.Thread(target=self._follow, daemon=True)
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if not record.name.startswith("retarget_pipeline"):
-            match = self.RELAYED.search(message)
-            if match is None:
-                return
-            message = match.group(1)
-        if record.levelno >= logging.INFO:
-            print(f"    {message}", flush=True)
+        print(f"    {record.getMessage()}", flush=True)
+
+    def _follow(self) -> None:
+        with self._file.open(encoding="utf-8", errors="replace") as handle:
+            while True:
+                line = handle.readline()
+                if line:
+                    print(f"    {line.rstrip()}", flush=True)
+                elif self._stop.is_set():
+                    return
+                else:
+                    time.sleep(0.2)
 
     def __enter__(self) -> EchoProgress:
-        for name in self.LOGGERS:
-            logger = logging.getLogger(name)
-            logger.addHandler(self)
-            logger.setLevel(logging.INFO)
+        logger = logging.getLogger("retarget_pipeline")
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+        os.environ["RETARGET_PROGRESS_FILE"] = str(self._file)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeHandler(self)
+        logging.getLogger("retarget_pipeline").removeHandler(self)
+        os.environ.pop("RETARGET_PROGRESS_FILE", None)
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._file.unlink(missing_ok=True)
 
 
 def run_dag(dags: dict[str, Any], dag_id: str, conf: dict[str, Any], verbose: bool = False) -> Any:

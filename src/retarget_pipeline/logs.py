@@ -9,6 +9,7 @@ libraries; ``-v`` adds DEBUG for our code. Libraries that are chatty at INFO (gr
 from __future__ import annotations
 
 import logging
+import os
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET_LIBRARIES: tuple[str, ...] = (
@@ -29,8 +30,20 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+PROGRESS_FILE_ENV = "RETARGET_PROGRESS_FILE"
+
+
 def configure_logging(*, verbose: bool) -> None:
-    """Root handler on stderr; our own code at INFO (DEBUG with ``verbose``), libraries at WARNING."""
+    """Root handler on stderr; our own code at INFO (DEBUG with ``verbose``), libraries at WARNING. With
+    ``RETARGET_PROGRESS_FILE`` set, our INFO lines are also appended there, bare: a caller that cannot see this
+    process's stderr (``make demo`` runs spark-submit through Airflow's hook) follows the file instead."""
     logging.basicConfig(level=logging.WARNING, format=FORMAT)
-    logging.getLogger("retarget_pipeline").setLevel(logging.DEBUG if verbose else logging.INFO)
+    ours = logging.getLogger("retarget_pipeline")
+    ours.setLevel(logging.DEBUG if verbose else logging.INFO)
     quiet_libraries()
+    path = os.environ.get(PROGRESS_FILE_ENV)
+    if path and not any(getattr(h, "baseFilename", None) == os.path.abspath(path) for h in ours.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        ours.addHandler(handler)
