@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date
 from typing import Any
 
 from retarget_pipeline.dates import as_of_argument
@@ -47,21 +48,28 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
-def run_lift(args: argparse.Namespace) -> int:
+def _lake_and_day(lake_arg: str | None, day: date | None) -> tuple[str, date]:
+    """The lake (``--lake``, else RETARGET_LAKE) and the report date (given, else the newest committed build)."""
     from retarget_pipeline.errors import UsageError
     from retarget_pipeline.lake import snapshots
-    from retarget_pipeline.measure.lift import LiftError, lift_report, write_report
     from retarget_pipeline.orchestration.locations import lake_root
-    from retarget_pipeline.segments.model import SegmentConfigError
     from retarget_pipeline.storage import open_store
 
-    lake = args.lake or lake_root()
-    to = args.period_to
-    if to is None:
+    lake = lake_arg or lake_root()
+    if day is None:
         built = snapshots.committed_dates(open_store(lake))
         if not built:
             raise UsageError(f"{lake}: no committed segment build to report on")
-        to = built[-1]
+        day = built[-1]
+    return lake, day
+
+
+def run_lift(args: argparse.Namespace) -> int:
+    from retarget_pipeline.errors import UsageError
+    from retarget_pipeline.measure.lift import LiftError, lift_report, write_report
+    from retarget_pipeline.segments.model import SegmentConfigError
+
+    lake, to = _lake_and_day(args.lake, args.period_to)
     wanted = [s.strip() for s in args.segment.split(",") if s.strip()] if args.segment else None
     try:
         rows = lift_report(lake=lake, as_of=to, period_from=args.period_from, segments=wanted, config_path=args.config)
@@ -102,16 +110,8 @@ def run_overlap(args: argparse.Namespace) -> int:
     from retarget_pipeline.errors import UsageError
     from retarget_pipeline.lake import snapshots
     from retarget_pipeline.measure.overlap import overlap_report, write_overlap
-    from retarget_pipeline.orchestration.locations import lake_root
-    from retarget_pipeline.storage import open_store
 
-    lake = args.lake or lake_root()
-    as_of = args.as_of
-    if as_of is None:
-        built = snapshots.committed_dates(open_store(lake))
-        if not built:
-            raise UsageError(f"{lake}: no committed segment build to report on")
-        as_of = built[-1]
+    lake, as_of = _lake_and_day(args.lake, args.as_of)
     try:
         rows = overlap_report(lake, as_of)
     except snapshots.SnapshotNotFoundError as exc:
