@@ -255,7 +255,10 @@ def report(results: dict[str, Any], generated: dict[str, Any], lake: str, delive
     totals = (results.get("ingest") or {}).get("totals") or {}
     if totals:
         keys = ("valid", "quarantined", "duplicates", "bots", "files")
-        print("ingested      " + ", ".join(f"{k} {totals[k]:,}" for k in keys if k in totals))
+        line = "ingested      " + ", ".join(f"{k} {totals[k]:,}" for k in keys if k in totals)
+        if totals.get("files_skipped") and not totals.get("files"):
+            line += f" ({totals['files_skipped']:,} landing files already in the ledger: nothing new to read)"
+        print(line)
     sizes = (results.get("build") or {}).get("segments") or {}
     for name, size in sizes.items():
         print(f"segment       {name:<28} qualified {size['qualified']:>7,}  exportable {size['exportable']:>7,}")
