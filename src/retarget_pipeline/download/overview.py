@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,6 +29,7 @@ from retarget_pipeline.quality.locations import AUDIENCES_SUITE
 from retarget_pipeline.storage import ObjectNotFoundError, Store
 
 log = logging.getLogger(__name__)
+_REPORT_NAME = re.compile(r"/audience_export-(\d{4}-\d{2}-\d{2})-[^/]*\.json$")  # catalog.run_report_key
 
 
 @dataclass(frozen=True)
@@ -85,22 +87,26 @@ class Overview:
 
 
 def run_reports(store: Store) -> dict[str, dict[str, Any]]:
-    """The newest export run report per as-of (dry runs left out), from ``<deliveries>/_runs/``."""
-    newest: dict[str, tuple[Any, dict[str, Any]]] = {}
+    """The newest export run report per as-of (dry runs left out), from ``<deliveries>/_runs/``. Reports are
+    grouped by the as-of their name carries and read newest first, so a page load reads about one per as-of
+    date, not every run ever recorded."""
+    by_day: dict[str, list[tuple[Any, str]]] = {}
     for info in store.list(f"{RUNS}/"):
-        if not info.key.endswith(".json"):
-            continue
-        try:
-            report = json.loads(store.get_bytes(info.key))
-        except (ObjectNotFoundError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            log.warning("skipping run report %s: %s", store.describe(info.key), exc)
-            continue
-        if not isinstance(report, dict) or report.get("dry_run") or not isinstance(report.get("as_of"), str):
-            continue
-        as_of = report["as_of"]
-        if as_of not in newest or (info.mtime, info.key) > newest[as_of][0]:
-            newest[as_of] = ((info.mtime, info.key), report)
-    return {as_of: report for as_of, (_, report) in newest.items()}
+        match = _REPORT_NAME.search(info.key)
+        if match is not None:
+            by_day.setdefault(match.group(1), []).append((info.mtime, info.key))
+    newest: dict[str, dict[str, Any]] = {}
+    for day, candidates in by_day.items():
+        for _, key in sorted(candidates, reverse=True):
+            try:
+                report = json.loads(store.get_bytes(key))
+            except (ObjectNotFoundError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                log.warning("skipping run report %s: %s", store.describe(key), exc)
+                continue
+            if isinstance(report, dict) and not report.get("dry_run") and report.get("as_of") == day:
+                newest[day] = report
+                break
+    return newest
 
 
 def skipped_by_segment(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from retarget_pipeline.download.catalog import Delivery
 from retarget_pipeline.download.chart import colour_map, legend_html, size_chart_svg, size_series
+from retarget_pipeline.download.cli import human_size
 from retarget_pipeline.download.overview import Overview, SegmentView
 
 STYLE = """
@@ -94,8 +95,6 @@ def manifest_path(d: Delivery) -> str:
 
 
 def _deliveries(view: SegmentView) -> str:
-    from retarget_pipeline.download.cli import human_size
-
     if not view.deliveries:
         return ""
     header = "".join(f"<th>{h}</th>" for h in ("Destination", "Mode", "Rows", "Size", "Delivery", "Files", "Manifest"))
