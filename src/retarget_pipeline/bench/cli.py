@@ -68,7 +68,7 @@ def run_history(args: argparse.Namespace) -> int:
     if args.per_day < 100:
         raise UsageError("--per-day: expected at least 100 events a day")
     logging.getLogger("retarget_pipeline.bench").setLevel(logging.INFO)
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the stages run with their work folder as cwd: relative paths would break
     work = Path(args.work) if args.work else out / "work-history"
     try:
         results, summaries = bench_history(
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if any(n < 1000 for n in sizes):
         raise UsageError("--events: expected N >= 1000")
     logging.getLogger("retarget_pipeline.bench").setLevel(logging.INFO)
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the stages run with their work folder as cwd: relative paths would break
     work_root = Path(args.work) if args.work else out / "work"
     results, summaries = _load(args.merge)
     status = 0
