@@ -39,6 +39,8 @@ PLATFORMS: tuple[str, ...] = ("google_ads", "meta", "ttd_uid2")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _GOOGLE_DOT_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _UID2_GMAIL_DOMAINS = frozenset({"gmail.com"})
+_E164 = re.compile(r"^\+[1-9]\d{9,14}$")  # '+', then 10-15 digits (E.164 allows 15; UID2 requires >= 10)
+_DIGITS_ONLY = re.compile(r"^\d[\d\s().-]{8,}$")  # a digit run with separators, no '+'
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,35 @@ def canonical_email(raw: str) -> str | None:
 
 
 def canonical_phone(raw: str, default_region: str = "US") -> str | None:
-    """E.164 form (``+<country><number>``) of a valid phone number, or None. Numbers without a country code
-    are read in ``default_region`` (ISO 3166 alpha-2); ``00``/``011`` international prefixes are understood."""
+    """E.164 form (``+<country><number>``) of a phone number, or None. Tried in order:
+
+    1. ``phonenumbers`` in ``default_region`` (ISO 3166 alpha-2): national numbers, ``+``/``00``/``011``
+       prefixes, any separators; the number must be valid.
+    2. Already in E.164 form (``+`` then 10-15 digits, nothing else): kept as given even when ``phonenumbers``
+       does not know the range (new or synthetic ranges). UID2 checks phones only by this form
+       (``uid2-client-python`` ``is_phone_number_normalized``), so rejecting them loses their keys.
+    3. Digits only (separators allowed), no ``+``, not starting with 0, invalid in ``default_region``: read as
+       international with the country code written without its ``+`` (``441134960987``), as Google's
+       formatter does (``data-manager-python`` ``format_phone_number`` prefixes ``+``); kept only when valid.
+    """
     if not isinstance(raw, str) or not raw.strip():
         return None
+    text = raw.strip()
+    number = _valid_number(text, default_region.upper())
+    if number is not None:
+        return number
+    if _E164.match(text):
+        return text
+    if _DIGITS_ONLY.match(text):
+        digits = re.sub(r"\D", "", text)
+        if not digits.startswith("0"):
+            return _valid_number("+" + digits, None)
+    return None
+
+
+def _valid_number(text: str, region: str | None) -> str | None:
     try:
-        number = phonenumbers.parse(raw.strip(), default_region.upper())
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
@@ -110,6 +135,35 @@ def hash_value(platform: str, normalized: str) -> str:
     if platform == "ttd_uid2":
         return base64.b64encode(digest.digest()).decode("ascii")
     return digest.hexdigest()
+
+
+def mailbox(raw: str) -> str | None:
+    """The mailbox an address delivers to, for erasure: the canonical email, except that Gmail ignores periods
+    and a ``+suffix`` in the local part and ``googlemail.com`` is ``gmail.com`` (Google Account Help "Gmail
+    doesn't recognize dots in usernames"; the platforms' own Gmail rules, above, each apply part of this)."""
+    email = canonical_email(raw)
+    if email is None:
+        return None
+    local, _, domain = email.rpartition("@")
+    if domain not in _GOOGLE_DOT_DOMAINS:
+        return email
+    local = local.partition("+")[0].replace(".", "")
+    return f"{local}@gmail.com" if local else None
+
+
+def mailbox_match_keys(raw: str) -> list[MatchKey]:
+    """The match keys under which the identity table may hold OTHER spellings of a Gmail mailbox: Google's key
+    of ``<local>@gmail.com`` and ``<local>@googlemail.com`` (Google drops periods, keeps a ``+suffix``) and
+    UID2's of ``<local>@gmail.com`` (UID2 drops both). Empty for any other domain (its email_key is exact)."""
+    box = mailbox(raw)
+    if box is None or canonical_email(raw) is None or not box.endswith("@gmail.com"):
+        return []
+    local = box.rpartition("@")[0]
+    return [
+        MatchKey("email", "google_ads", hash_value("google_ads", f"{local}@gmail.com")),
+        MatchKey("email", "google_ads", hash_value("google_ads", f"{local}@googlemail.com")),
+        MatchKey("email", "ttd_uid2", hash_value("ttd_uid2", f"{local}@gmail.com")),
+    ]
 
 
 def match_keys(email: str | None, phone: str | None, default_region: str = "US") -> list[MatchKey]:
