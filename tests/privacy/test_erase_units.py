@@ -15,7 +15,9 @@ from retarget_pipeline.cli import main as retarget_main
 from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
+from retarget_pipeline.matchkeys import mailbox, mailbox_match_keys, match_keys
 from retarget_pipeline.privacy.erase import KINDS, pseudonyms, read_requests
 from retarget_pipeline.privacy.ingest_filter import ErasureFilter
 from retarget_pipeline.privacy.linked import linked_identifiers
@@ -143,3 +145,63 @@ def test_ingest_filter_drops_rows_and_masks_quarantine_text(tmp_path: Path) -> N
     assert extra == [None, {"a": "b"}] and lines.to_pylist() == [1, 4]
     assert filt.redact('{"anonymous_id":"ck-gone","x":1}') == '{"anonymous_id":"***","x":1}'
     assert ErasureFilter.load(Lake(str(tmp_path / "empty"))) is None
+
+
+def test_mailbox_is_one_gmail_inbox() -> None:
+    assert mailbox(" J.o.h.n.Doe+Shop@GoogleMail.com ") == "johndoe@gmail.com"
+    assert mailbox("john.doe@gmail.com") == mailbox("johndoe+x@gmail.com") == "johndoe@gmail.com"
+    assert mailbox("john.doe@example.com") == "john.doe@example.com"  # other domains: dots are significant
+    assert mailbox(".+x@gmail.com") is None and mailbox("not-an-email") is None
+    assert mailbox_match_keys("john.doe@example.com") == []
+
+
+def _identity(lake: Path, emails: list[str]) -> dict[str, str]:
+    """An identity table holding ``emails`` the way ingest writes it; returns email -> email_key."""
+    pseudo = Pseudonymiser()
+    rows, keys = [], {}
+    for email in emails:
+        subject = pseudo.key(email, "email")
+        assert subject is not None
+        keys[email] = subject
+        for mk in match_keys(email, None):
+            rows.append(
+                {"subject_key": subject, "key_type": mk.key_type, "platform": mk.platform, "match_key": mk.match_key}
+            )
+    path = lake / "identity" / "match_keys" / "part-0.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return keys
+
+
+def test_erasing_a_gmail_address_erases_every_spelling_of_its_mailbox(tmp_path: Path, capsys: Any) -> None:
+    same = ["john.doe@gmail.com", "j.o.h.n.doe+promo@gmail.com", "JohnDoe@googlemail.com", "john.doe@googlemail.com"]
+    others = ["johndoe@example.com", "john.doe2@gmail.com", "jane.doe@gmail.com"]
+    keys = _identity(tmp_path, same + others)
+    assert retarget_main(["erase", "--lake", str(tmp_path), "--email", "JohnDoe@gmail.com"]) == 0
+    assert "johndoe" not in capsys.readouterr().out.lower()
+    requested = {r["identifier_value"] for r in read_requests(Lake(str(tmp_path))).to_pylist()}
+    # The request's own key (no event with it yet) plus the four spellings already in the lake; nobody else.
+    assert requested == {Pseudonymiser().key("johndoe@gmail.com", "email"), *(keys[e] for e in same)}
+    # A spelling first seen after the request is dropped by the ingest filter (the mailbox pseudonym).
+    filt = ErasureFilter.load(Lake(str(tmp_path)))
+    assert filt is not None
+    later = ["jo.hn.doe@gmail.com", "johndoe+new@googlemail.com", "john.doe3@gmail.com", "johndoe@example.com"]
+    cols = {
+        "anonymous_id": pa.array(["c1", "c2", "c3", "c4"]),
+        "email": pa.array(later),
+        **{c: pa.array([None] * 4, pa.string()) for c in ("advertising_id", "user_id", "phone")},
+    }
+    kept, _, _, erased = filt.drop(cols, [None] * 4, pa.array([1, 2, 3, 4]), Pseudonymiser())
+    assert erased == 2 and kept["email"].to_pylist() == ["john.doe3@gmail.com", "johndoe@example.com"]
+    # The mailbox file is not an erasure_request file (the segment build and apply never read it).
+    boxes = [p for p in (tmp_path / "_erasure").rglob("*.parquet") if "_mailbox" in p.parts]
+    assert len(boxes) == 1 and not layout.is_erasure_request(str(boxes[0].relative_to(tmp_path)))
+    assert "johndoe" not in repr(pq.read_table(boxes[0]).to_pylist()).lower()
+
+
+def test_a_non_gmail_request_records_no_mailbox(tmp_path: Path) -> None:
+    _identity(tmp_path, ["john.doe@example.com", "johndoe@example.com"])
+    assert retarget_main(["erase", "--lake", str(tmp_path), "--email", "john.doe@example.com"]) == 0
+    (row,) = read_requests(Lake(str(tmp_path))).to_pylist()
+    assert row["identifier_value"] == Pseudonymiser().key("john.doe@example.com", "email")
+    assert not (tmp_path / "_erasure" / "_mailbox").exists()

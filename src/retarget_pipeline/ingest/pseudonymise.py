@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retarget_pipeline.config import PseudonymKeys
-from retarget_pipeline.matchkeys import canonical_email, canonical_phone
+from retarget_pipeline.matchkeys import canonical_email, canonical_phone, mailbox
 from retarget_pipeline.privacy.scrubber import scrub_text
 
 PII_FIELDS = ("user_id", "email", "phone", "ip")
@@ -53,6 +53,8 @@ class Pseudonymiser:
             return canonical_email(value)
         if kind == "phone":
             return canonical_phone(value, self.region)
+        if kind == "mailbox":  # erasure only: every spelling of one Gmail mailbox (matchkeys.mailbox)
+            return mailbox(value)
         return value
 
     def key(self, value: str, kind: str) -> str | None:

@@ -26,12 +26,17 @@ from retarget_pipeline.config import PseudonymKeys
 from retarget_pipeline.contracts import arrow_schema
 from retarget_pipeline.errors import PermanentError
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser, mask_text
+from retarget_pipeline.lake import layout
 from retarget_pipeline.lake.files import Lake
+from retarget_pipeline.matchkeys import mailbox_match_keys
 
 log = logging.getLogger(__name__)
 ERASURE = "_erasure"
 AUDIT = f"{ERASURE}/_audit"
 LINKED = f"{ERASURE}/linked"
+# Keyed pseudonyms of a Gmail request's mailbox (Pseudonymiser kind "mailbox"): the ingest filter drops every
+# later spelling of it. Not request rows ("_" folder): the segment build and apply never read them.
+MAILBOXES = f"{ERASURE}/_mailbox"
 REQUESTED, LINKED_STATUS = "requested", "linked"
 
 
@@ -95,8 +100,14 @@ def record_request(
         raise ErasureError(f"unknown identifier option {option!r}; expected one of {', '.join(KINDS)}")
     kind = KINDS[option]
     values = pseudonyms(kind, raw_value)
+    store = Lake(lake)
     at = (now or datetime.now(UTC)).astimezone(UTC)
     request_id = new_request_id(at)
+    variants: list[str] = []
+    if kind.pseudonym_kind == "email":  # another spelling of the same Gmail mailbox is the same person
+        variants = [v for v in gmail_variant_keys(store, raw_value) if v not in values]
+        _record_mailbox(store, raw_value, request_id, at)
+    values = values + variants
     schema = arrow_schema("erasure_request")
     rows = [
         {
@@ -108,7 +119,6 @@ def record_request(
         }
         for v in values
     ]
-    store = Lake(lake)
     key = f"{ERASURE}/requested_date={at:%Y-%m-%d}/part-{request_id}.parquet"
     store.write_table(key, pa.Table.from_pylist(rows, schema=schema))
     audit = {
@@ -117,11 +127,68 @@ def record_request(
         "requested_at": at.isoformat(),
         "reason": mask_text(reason) if reason else None,
         "requested_by": mask_text(requested_by) if requested_by else None,
-        "key_versions": len(values),
+        "key_versions": len(values) - len(variants),
+        "gmail_variants": len(variants),
     }
     write_json(store, f"{AUDIT}/requests/{request_id}.json", audit)
     log.info("erasure request %s recorded (%s)", request_id, kind.identifier_type)
-    return {"request_id": request_id, "identifier_type": kind.identifier_type, "rows": len(rows), "file": key}
+    return {
+        "request_id": request_id,
+        "identifier_type": kind.identifier_type,
+        "rows": len(rows),
+        "gmail_variants": len(variants),
+        "file": key,
+    }
+
+
+def gmail_variant_keys(lake: Lake, raw: str) -> list[str]:
+    """The email_keys the lake already holds for OTHER spellings of ``raw``'s Gmail mailbox (periods, a
+    ``+suffix``, googlemail.com), found through the identity table's platform match keys: the HMAC of one
+    spelling cannot be derived from another's. Empty for a non-Gmail address."""
+    candidates = pa.array(sorted({mk.match_key for mk in mailbox_match_keys(raw)}), pa.string())
+    if not len(candidates):
+        return []
+    found: set[str] = set()
+    for key in lake.files(f"{layout.IDENTITY}/"):
+        if not key.endswith(".parquet"):
+            continue
+        t = lake.read_table(key, columns=["subject_key", "key_type", "match_key"])
+        hit = pc.and_(pc.equal(t["key_type"], "email"), pc.is_in(t["match_key"], value_set=candidates))
+        found.update(v for v in t.filter(pc.fill_null(hit, False))["subject_key"].to_pylist() if v)
+    return sorted(found)
+
+
+def _record_mailbox(lake: Lake, raw: str, request_id: str, at: datetime) -> None:
+    """``_erasure/_mailbox/part-<request_id>.parquet``: the mailbox pseudonym per key version (Gmail only)."""
+    if not mailbox_match_keys(raw):
+        return
+    config = PseudonymKeys.from_env()
+    boxes = sorted(
+        {
+            v
+            for version in config.keys
+            if (v := Pseudonymiser(PseudonymKeys(current=version, keys=config.keys)).key(raw.strip(), "mailbox"))
+        }
+    )
+    table = pa.table(
+        {
+            "identifier_value": pa.array(boxes, pa.string()),
+            "request_id": pa.array([request_id] * len(boxes), pa.string()),
+            "requested_at": pa.array([at] * len(boxes), pa.timestamp("us", tz="UTC")),
+        }
+    )
+    lake.write_table(f"{MAILBOXES}/part-{request_id}.parquet", table)
+
+
+def mailbox_keys(lake: Lake) -> list[str]:
+    """Every recorded Gmail mailbox pseudonym (for the ingest filter)."""
+    out: set[str] = set()
+    for key in lake.files(f"{MAILBOXES}/"):
+        if key.endswith(".parquet"):
+            out.update(
+                v for v in lake.read_table(key, columns=["identifier_value"])["identifier_value"].to_pylist() if v
+            )
+    return sorted(out)
 
 
 def write_json(lake: Lake, key: str, doc: dict[str, Any]) -> None:
@@ -135,7 +202,7 @@ def read_requests(lake: Lake) -> pa.Table:
     schema = arrow_schema("erasure_request")
     tables = []
     for key in lake.files(f"{ERASURE}/"):
-        if any(part.startswith(("_", ".")) for part in key.split("/")[1:-1]):
+        if not layout.is_erasure_request(key):
             continue
         t = lake.read_table(key)
         cols = {f.name: t[f.name] if f.name in t.column_names else pa.nulls(t.num_rows, f.type) for f in schema}

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from retarget_pipeline.ingest.pseudonymise import Pseudonymiser
 from retarget_pipeline.lake.files import Lake
-from retarget_pipeline.privacy.erase import read_requests
+from retarget_pipeline.privacy.erase import mailbox_keys, read_requests
 
 # identifier_type -> (inbound pixel_event column, Pseudonymiser kind or None when stored as sent)
 _INBOUND = {
@@ -27,6 +27,7 @@ _INBOUND = {
     "user_key": ("user_id", "user_id"),
     "email_key": ("email", "email"),
     "phone_key": ("phone", "phone"),
+    "mailbox_key": ("email", "mailbox"),  # a Gmail request's mailbox: its other spellings (erase.MAILBOXES)
 }
 
 
@@ -57,6 +58,9 @@ class ErasureFilter:
             table["identifier_type"].to_pylist(), table["identifier_value"].to_pylist(), strict=True
         ):
             values.setdefault(kind, set()).add(value)
+        boxes = mailbox_keys(lake)
+        if boxes:
+            values["mailbox_key"] = set(boxes)
         return cls({k: pa.array(sorted(v), pa.string()) for k, v in values.items()})
 
     def redact(self, text: str) -> str:

@@ -121,7 +121,7 @@ def read_erasure(spark: SparkSession, lake: str) -> DataFrame:
     keys = [
         i.key
         for i in open_store(lake).list(f"{layout.ERASURE}/")
-        if i.key.endswith(".parquet") and not i.key.rsplit("/", 1)[-1].startswith((".", "_"))
+        if layout.is_erasure_request(i.key)
     ]
     if not keys:
         return spark.createDataFrame([], schema)
