@@ -72,9 +72,7 @@ def is_erasure_request(key: str) -> bool:
     (``_erasure/_audit/`` holds JSON records, ``_erasure/_mailbox/`` the ingest filter's Gmail mailboxes)."""
     parts = key.split("/")
     return (
-        parts[0] == ERASURE
-        and key.endswith(".parquet")
-        and not any(part.startswith(("_", ".")) for part in parts[1:])
+        parts[0] == ERASURE and key.endswith(".parquet") and not any(part.startswith(("_", ".")) for part in parts[1:])
     )
 
 

@@ -30,11 +30,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:  # the column functions import pyarrow when called: the log scrubber (logs.py) needs only `re`
+    import pyarrow as pa
 
 MASK = "***"
 KINDS = ("email", "phone", "ip", "card", "identifier")
@@ -175,14 +175,18 @@ def _mask_all(text: str, counts: Counter[str]) -> str:
         return m.group(0)
 
     def ipv4(m: re.Match[str]) -> str:
-        # x.y.z.0 is the truncated network the lake keeps (ip_prefix), not a person's address
-        if all(int(g) <= 255 for g in m.groups()) and int(m.group(4)) != 0:
+        # x.y.z.0 is the truncated network the lake keeps (ip_prefix), not a person's address; 127.x.y.z is this
+        # machine (loopback: Spark and Airflow log their own bind address), never a visitor
+        if all(int(g) <= 255 for g in m.groups()) and int(m.group(4)) != 0 and int(m.group(1)) != 127:
             counts["ip"] += 1
             return MASK
         return m.group(0)
 
     def ipv6(m: re.Match[str]) -> str:
-        if _is_ipv6(m.group(0)) and not m.group(0).endswith("::"):  # 'a:b:c::' is a /48 network (ip_prefix)
+        found = m.group(0)
+        # 'a:b:c::' is a /48 network (ip_prefix); '::1' is loopback
+        loopback = _is_ipv6(found) and ipaddress.ip_address(found.split("%", 1)[0]).is_loopback
+        if _is_ipv6(found) and not found.endswith("::") and not loopback:
             counts["ip"] += 1
             return MASK
         return m.group(0)
@@ -226,6 +230,9 @@ def holds_contact(value: str) -> str | None:
 def scrub_column(values: pa.Array, profile: str = "text") -> tuple[pa.Array, Counter[str]]:
     """``text`` profile over a string column: masked values and the findings by kind. Python work only for the
     distinct values the RE2 prefilter flags."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     counts: Counter[str] = Counter()
     if len(values) == 0 or values.null_count == len(values):
         return values, counts
@@ -252,12 +259,17 @@ def scrub_column(values: pa.Array, profile: str = "text") -> tuple[pa.Array, Cou
 
 def id_candidates(values: pa.Array) -> pa.Array:
     """``id`` profile prefilter: a boolean mask of the values that might hold an email or an E.164 phone."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(values) == 0 or values.null_count == len(values):
         return pa.array([False] * len(values), pa.bool_())
     return pc.fill_null(pc.match_substring_regex(values, _CANDIDATE_ID), False)
 
 
 def _bincount(indices: object, size: int) -> tuple[list[int], list[int]]:
+    import numpy as np
+
     counts = np.bincount(np.asarray(indices, dtype=np.int64), minlength=size)
     nonzero = np.flatnonzero(counts)
     return nonzero.tolist(), counts[nonzero].tolist()
@@ -265,6 +277,10 @@ def _bincount(indices: object, size: int) -> tuple[list[int], list[int]]:
 
 def _scatter(values: pa.Array, positions: pa.Array, replaced: pa.Array) -> pa.Array:
     """``values`` with the rows at ``positions`` replaced by ``replaced`` (in order)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(values)
     index = np.arange(n, dtype=np.int64)
     pos = positions.to_numpy(zero_copy_only=False)

@@ -118,11 +118,7 @@ def read_erasure(spark: SparkSession, lake: str) -> DataFrame:
     The files are listed through the storage layer and handed to Spark by name: Spark's own listing would treat
     the ``_erasure`` folder itself as hidden (a leading underscore) and warn that it ignored it."""
     schema = spark_schema("erasure_request")
-    keys = [
-        i.key
-        for i in open_store(lake).list(f"{layout.ERASURE}/")
-        if layout.is_erasure_request(i.key)
-    ]
+    keys = [i.key for i in open_store(lake).list(f"{layout.ERASURE}/") if layout.is_erasure_request(i.key)]
     if not keys:
         return spark.createDataFrame([], schema)
     return spark.read.schema(schema).parquet(*[layout.spark_uri(lake, k) for k in keys])
