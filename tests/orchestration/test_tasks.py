@@ -137,7 +137,16 @@ def test_destination_names_from_the_config(tmp_path: Path) -> None:
         "version: 1\nsegments:\n  a: {meta_custom_audience: {}, crm_csv: {}}\n  b: {crm_csv: {}, x: {}}\n"
     )
     assert export.destination_names(str(config)) == ("meta_custom_audience", "crm_csv", "x")
-    assert export.destination_names(str(tmp_path / "missing.yaml")) == export.FALLBACK_DESTINATIONS
+    assert (
+        export.destination_names(str(tmp_path / "missing.yaml"))
+        == export.fallback_destinations()
+        == (
+            "crm_csv",
+            "dsp_device_list",
+            "google_ads_customer_match",
+            "meta_custom_audience",
+        )
+    )
 
 
 def _plan(**params: object) -> dict[str, object]:

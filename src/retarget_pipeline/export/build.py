@@ -13,12 +13,8 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from retarget_pipeline.export import incremental
-from retarget_pipeline.export.destinations import (
-    DESTINATION_TYPES,
-    DestinationConfig,
-    load_destinations,
-)
+from retarget_pipeline.export import incremental, platforms
+from retarget_pipeline.export.destinations import DestinationConfig, load_destinations
 from retarget_pipeline.export.formats import Layout, Row, build_layout, csv_header, gzip_bytes, reachable, split_csv
 from retarget_pipeline.export.inputs import (
     ExportInputError,
@@ -204,8 +200,7 @@ def run_export(
     the current build of ``as_of``, else of the newest as-of date) to ``destination`` under ``to``."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
-    if destination not in DESTINATION_TYPES:
-        raise ValueError(f"destination {destination!r}: expected one of {', '.join(DESTINATION_TYPES)}")
+    platform = platforms.get(destination).platform  # ValueError naming the known ones
     config = load_destinations(config_path)
     lake_store, out_store = open_store(lake), open_store(to)
     if as_of is None:
@@ -221,7 +216,6 @@ def run_export(
             return [e for cfg in targets for e in incomplete_deliveries(out_store, f"{destination}/{cfg.segment}/")]
 
         sweep_stale(out_store, ("",), stage="export", extra=unfinished)
-    platform = DESTINATION_TYPES[destination].platform
     keys = read_match_keys(lake_store, platform) if platform and targets else {}
     began = time.perf_counter()
     results = [

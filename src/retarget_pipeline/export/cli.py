@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from retarget_pipeline.dates import as_of_argument
-from retarget_pipeline.export.destinations import DESTINATION_TYPES
+from retarget_pipeline.export import platforms
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         "--segments (its identity/match_keys/ table supplies the hashed match keys).",
     )
     parser.add_argument("--segments", required=True, help="segments root: <lake>/segments (local or s3://)")
-    parser.add_argument("--destination", required=True, choices=sorted(DESTINATION_TYPES))
+    parser.add_argument("--destination", required=True, choices=sorted(platforms.names()))
     parser.add_argument("--to", required=True, help="delivery root folder or s3:// URI")
     parser.add_argument("--mode", choices=("full", "incremental"), default="full")
     parser.add_argument("--as-of", type=as_of_argument, default=None, help="as_of date (default: newest built)")

@@ -8,8 +8,9 @@ Shape (validated; every error names the file, the segment, the destination and t
         <destination>: {max_rows_per_file: 10000, max_bytes_per_file: 50000000, id_types: [cookie, maid],
                         min_audience_size: 100}
 
-Destinations: ``google_ads_customer_match``, ``meta_custom_audience``, ``dsp_device_list``, ``crm_csv``.
-All options are optional; defaults below (sources and reasoning in ``schemas/export_formats.md``).
+Destinations: the registry (:mod:`retarget_pipeline.export.platforms`, one module each):
+``google_ads_customer_match``, ``meta_custom_audience``, ``dsp_device_list``, ``crm_csv``. All options are
+optional; the defaults are each destination's (sources and reasoning in ``schemas/export_formats.md``).
 """
 
 from __future__ import annotations
@@ -23,32 +24,14 @@ import yaml
 
 from retarget_pipeline.config import DESTINATIONS_CONFIG_ENV, config_file
 from retarget_pipeline.errors import PermanentError
+from retarget_pipeline.export import platforms
+from retarget_pipeline.export.platforms import Destination
 
 
 class ExportConfigError(PermanentError, ValueError):
     """Bad destinations config; the message names the file, segment, destination and field."""
 
 
-@dataclass(frozen=True)
-class DestinationType:
-    platform: str  # the identity table's platform whose match keys this destination uses ("" = none)
-    max_rows_per_file: int
-    max_bytes_per_file: int  # uncompressed CSV bytes, header included
-    # Persons with a key the platform accepts below which it will not serve the audience: such a delivery is held
-    # (``allow_below_minimum`` ships it anyway). Sources in schemas/export_formats.md ("Minimum audience sizes").
-    min_audience_size: int = 0
-
-
-DESTINATION_TYPES: dict[str, DestinationType] = {
-    # Google Ads UI / Data Manager file upload; headers "Email", "Phone" (support.google.com/google-ads/answer/7659867)
-    # Minimum 100 active users on Search, Display and YouTube, customer lists included (answer/7476585)
-    "google_ads_customer_match": DestinationType("google_ads", 1_000_000, 100_000_000, 100),
-    # Marketing API: up to 10,000 records per request (developers.facebook.com/docs/marketing-api/custom-audience-api)
-    "meta_custom_audience": DestinationType("meta", 10_000, 50_000_000, 100),
-    "dsp_device_list": DestinationType("ttd_uid2", 1_000_000, 100_000_000),
-    "crm_csv": DestinationType("", 1_000_000, 100_000_000),
-}
-DSP_ID_TYPES = ("cookie", "maid", "uid2")
 _OPTIONS = {"max_rows_per_file", "max_bytes_per_file", "id_types", "min_audience_size"}
 _MIN_BYTES = 4096  # a file must at least hold the header and one row
 
@@ -69,7 +52,7 @@ class DestinationConfig:
 MIN_SIZE_ENV = "RETARGET_MIN_AUDIENCE_SIZE"
 
 
-def default_minimum(kind: DestinationType) -> int:
+def default_minimum(kind: Destination) -> int:
     """The minimum audience size of a destination without its own ``min_audience_size``: the platform's, or
     ``RETARGET_MIN_AUDIENCE_SIZE`` for every destination of a deployment (a staging lake of sample data: 0)."""
     raw = os.environ.get(MIN_SIZE_ENV)
@@ -96,10 +79,10 @@ def _int_option(where: str, field: str, value: Any, minimum: int) -> int:
 
 def _parse_pair(path: Path, segment: str, destination: str, options: Any) -> DestinationConfig:
     where = f"{path}: segment {segment!r}: destination {destination!r}"
-    if destination not in DESTINATION_TYPES:
+    if destination not in platforms.registry():
         raise ExportConfigError(
             f"{path}: segment {segment!r}: field {destination!r}: unknown destination "
-            f"(expected one of {', '.join(DESTINATION_TYPES)})"
+            f"(expected one of {', '.join(platforms.names())})"
         )
     options = {} if options is None else options
     if not isinstance(options, dict):
@@ -109,22 +92,17 @@ def _parse_pair(path: Path, segment: str, destination: str, options: Any) -> Des
         raise ExportConfigError(
             f"{where}: field {unknown[0]!r}: unknown option (allowed: {', '.join(sorted(_OPTIONS))})"
         )
-    kind = DESTINATION_TYPES[destination]
+    kind = platforms.get(destination)
     rows = _int_option(where, "max_rows_per_file", options.get("max_rows_per_file", kind.max_rows_per_file), 1)
     size = _int_option(
         where, "max_bytes_per_file", options.get("max_bytes_per_file", kind.max_bytes_per_file), _MIN_BYTES
     )
     id_types: tuple[str, ...] = ()
-    if destination == "dsp_device_list":
-        raw = options.get("id_types", ["cookie", "maid"])
-        if not isinstance(raw, list) or not raw or any(t not in DSP_ID_TYPES for t in raw) or len(set(raw)) != len(raw):
-            raise ExportConfigError(
-                f"{where}: field 'id_types': expected a non-empty list of distinct values from "
-                f"{', '.join(DSP_ID_TYPES)}, got {raw!r}"
-            )
-        id_types = tuple(raw)
+    if kind.id_types is not None:
+        id_types = kind.id_types(where, options.get("id_types"))
     elif "id_types" in options:
-        raise ExportConfigError(f"{where}: field 'id_types': only allowed for dsp_device_list")
+        takes = [d.name for d in platforms.registry().values() if d.id_types is not None]
+        raise ExportConfigError(f"{where}: field 'id_types': only allowed for {', '.join(takes)}")
     minimum = _int_option(where, "min_audience_size", options.get("min_audience_size", default_minimum(kind)), 0)
     return DestinationConfig(segment, destination, kind.platform, rows, size, id_types, minimum)
 

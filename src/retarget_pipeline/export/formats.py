@@ -1,4 +1,5 @@
-"""Per-destination row layouts (documented in ``schemas/export_formats.md``) and their CSV/gzip serialisation.
+"""Row layouts and their CSV/gzip serialisation; each destination's own layout is its module in
+``export/platforms/`` (documented in ``schemas/export_formats.md``), reached through the registry.
 
 Every layout is a sorted, de-duplicated set of string tuples. The first ``key_width`` columns identify a row
 (what an incremental "remove" names); the rest are attributes (a changed attribute re-sends the row as an add).
@@ -10,14 +11,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import zip_longest
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retarget_pipeline.export.destinations import DestinationConfig
+from retarget_pipeline.export import platforms
+
+if TYPE_CHECKING:
+    from retarget_pipeline.export.destinations import DestinationConfig
 
 Row = tuple[str, ...]
 MatchKeyMap = dict[tuple[str, str], str]
@@ -33,61 +36,23 @@ class Layout:
     rows: list[Row]  # sorted, unique
 
 
-def _hashes(row: dict[str, Any], field: str, key_type: str, keys: MatchKeyMap) -> list[str]:
+def hashes(row: dict[str, Any], field: str, key_type: str, keys: MatchKeyMap) -> list[str]:
+    """The platform match keys of a member's ``email_keys`` / ``phone_keys`` pseudonyms (sorted, unique)."""
     found = {keys[(key_type, k)] for k in row.get(field) or [] if (key_type, k) in keys}
     return sorted(found)
 
 
-def _maids(row: dict[str, Any]) -> list[str]:
-    # Meta and DSPs want advertising ids lowercase with hyphens kept.
+def has_contact_key(row: dict[str, Any], keys: MatchKeyMap) -> bool:
+    """Whether the member has a match key for an email or a phone."""
+    return bool(hashes(row, "email_keys", "email", keys) or hashes(row, "phone_keys", "phone", keys))
+
+
+def maids(row: dict[str, Any]) -> list[str]:
+    """Advertising ids lowercase with hyphens kept (what Meta and DSPs want)."""
     return sorted({m.strip().lower() for m in row.get("advertising_ids") or [] if m and m.strip()})
 
 
-def google_ads_rows(members: Iterable[dict[str, Any]], keys: MatchKeyMap) -> Layout:
-    """Customer Match CSV: headers "Email", "Phone"; one identifier per row so adds/removes stay exact."""
-    rows: set[Row] = set()
-    for m in members:
-        rows.update((h, "") for h in _hashes(m, "email_keys", "email", keys))
-        rows.update(("", h) for h in _hashes(m, "phone_keys", "phone", keys))
-    return Layout(("Email", "Phone"), 2, sorted(rows))
-
-
-def meta_rows(members: Iterable[dict[str, Any]], keys: MatchKeyMap) -> Layout:
-    """Custom Audience multi-key schema EMAIL, PHONE, MADID, EXTERN_ID (= person_key, a pseudonym)."""
-    rows: set[Row] = set()
-    for m in members:
-        emails = _hashes(m, "email_keys", "email", keys)
-        phones = _hashes(m, "phone_keys", "phone", keys)
-        for email, phone, maid in zip_longest(emails, phones, _maids(m), fillvalue=""):
-            rows.add((email, phone, maid, str(m["person_key"])))
-    return Layout(("EMAIL", "PHONE", "MADID", "EXTERN_ID"), 4, sorted(rows))
-
-
-def dsp_rows(members: Iterable[dict[str, Any]], keys: MatchKeyMap, as_of: date, id_types: Sequence[str]) -> Layout:
-    """Device list: id, id_type (cookie | maid | uid2_email | uid2_phone), expires_at, ttl_minutes from as_of."""
-    best: dict[tuple[str, str], date] = {}
-    for m in members:
-        expires = m["expires_at"]
-        ids: list[tuple[str, str]] = []
-        if "cookie" in id_types:
-            ids += [(c, "cookie") for c in m.get("anonymous_ids") or [] if c]
-        if "maid" in id_types:
-            ids += [(a, "maid") for a in _maids(m)]
-        if "uid2" in id_types:
-            ids += [(h, "uid2_email") for h in _hashes(m, "email_keys", "email", keys)]
-            ids += [(h, "uid2_phone") for h in _hashes(m, "phone_keys", "phone", keys)]
-        for ident in ids:
-            if ident not in best or expires > best[ident]:
-                best[ident] = expires
-    rows = [
-        (ident, kind, expires.isoformat(), str((expires - as_of).days * 24 * 60))
-        for (ident, kind), expires in best.items()
-        if expires > as_of
-    ]
-    return Layout(("id", "id_type", "expires_at", "ttl_minutes"), 2, sorted(rows))
-
-
-def _iso(value: Any) -> str:
+def iso(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -102,53 +67,15 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def crm_rows(members: Iterable[dict[str, Any]]) -> Layout:
-    """CRM abandoned-cart file keyed by person_key; list attributes joined with '|'; formula-safe cells."""
-    rows: set[Row] = set()
-    for m in members:
-        cells = (
-            str(m["person_key"]),
-            _iso(m.get("last_cart_time")),
-            _iso(m.get("cart_value")),
-            _iso(m.get("cart_currency")),
-            "|".join(m.get("top_product_ids") or []),
-            "|".join(m.get("top_categories") or []),
-        )
-        rows.add(tuple(safe_cell(c) for c in cells))
-    columns = ("person_key", "last_cart_time", "cart_value", "cart_currency", "top_product_ids", "top_categories")
-    return Layout(columns, 1, sorted(rows))
-
-
 def reachable(config: DestinationConfig, member: dict[str, Any], keys: MatchKeyMap) -> bool:
     """Whether ``member`` carries at least one identifier ``config``'s destination can match on (a Meta row with
     only EXTERN_ID, a pseudonym the platform has never seen, matches nobody)."""
-    if config.destination in ("google_ads_customer_match", "meta_custom_audience"):
-        if _hashes(member, "email_keys", "email", keys) or _hashes(member, "phone_keys", "phone", keys):
-            return True
-        return config.destination == "meta_custom_audience" and bool(_maids(member))
-    if config.destination == "dsp_device_list":
-        types = config.id_types
-        return bool(
-            ("cookie" in types and any(member.get("anonymous_ids") or []))
-            or ("maid" in types and _maids(member))
-            or (
-                "uid2" in types
-                and (_hashes(member, "email_keys", "email", keys) or _hashes(member, "phone_keys", "phone", keys))
-            )
-        )
-    return True  # crm_csv: keyed by person_key, every exportable person is a row
+    return platforms.get(config.destination).reachable(config, member, keys)
 
 
 def build_layout(config: DestinationConfig, members: list[dict[str, Any]], keys: MatchKeyMap, as_of: date) -> Layout:
-    if config.destination == "google_ads_customer_match":
-        return google_ads_rows(members, keys)
-    if config.destination == "meta_custom_audience":
-        return meta_rows(members, keys)
-    if config.destination == "dsp_device_list":
-        return dsp_rows(members, keys, as_of, config.id_types)
-    if config.destination == "crm_csv":
-        return crm_rows(members)
-    raise ValueError(f"unknown destination {config.destination!r}")
+    """The destination's rows (its module in ``export/platforms/``)."""
+    return platforms.get(config.destination).layout(config, members, keys, as_of)
 
 
 def _csv_line(cells: Sequence[str]) -> bytes:

@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from retarget_pipeline.export import platforms
+
 MANIFEST_NAME = "_manifest.json"
 LATEST_NAME = "_latest.json"
 MANIFEST_VERSION = 1
-
-PLATFORM_LABELS = {
-    "google_ads_customer_match": "google_ads",
-    "meta_custom_audience": "meta",
-    "dsp_device_list": "the_trade_desk",
-    "crm_csv": "crm",
-}
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,7 @@ def build_manifest(
         "status": "complete",
         "delivery_id": ident,
         "destination": destination,
-        "platform": PLATFORM_LABELS[destination],
+        "platform": platforms.get(destination).label,
         "segment": segment,
         "as_of": as_of.isoformat(),
         "mode": mode,

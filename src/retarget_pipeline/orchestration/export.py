@@ -17,13 +17,6 @@ from retarget_pipeline.orchestration.build import parse_as_of_param, parse_date,
 from retarget_pipeline.orchestration.locations import deliveries_root, lake_root
 
 MODES: tuple[str, ...] = ("full", "incremental")
-# Used when config/destinations.yaml has not been written yet.
-FALLBACK_DESTINATIONS: tuple[str, ...] = (
-    "google_ads_customer_match",
-    "meta_custom_audience",
-    "dsp_device_list",
-    "crm_csv",
-)
 
 
 class GateFailedError(PermanentError):
@@ -33,14 +26,14 @@ class GateFailedError(PermanentError):
 @cache
 def destination_names(config_path: str | None = None) -> tuple[str, ...]:
     """Destination names used in ``config/destinations.yaml`` (``segments: {segment: {destination: {...}}}``),
-    in first-seen order; :data:`FALLBACK_DESTINATIONS` if the file is absent.
+    in first-seen order; every registered destination (``export/platforms/``) if the file is absent.
 
     Read once per process at DAG parse time, on purpose: the trigger form's ``destinations`` enum then always
     offers what the config defines. It is one small YAML file; the stage library is not imported for it.
     """
     path = Path(config_path) if config_path else project_root() / "config" / "destinations.yaml"
     if not path.is_file():
-        return FALLBACK_DESTINATIONS
+        return fallback_destinations()
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -52,7 +45,14 @@ def destination_names(config_path: str | None = None) -> tuple[str, ...]:
         if not isinstance(destinations, Mapping):
             raise ConfigError(f"{path}: segment {segment!r}: expected a mapping of destination -> options")
         names.update(dict.fromkeys(str(d) for d in destinations))
-    return tuple(names) or FALLBACK_DESTINATIONS
+    return tuple(names) or fallback_destinations()
+
+
+def fallback_destinations() -> tuple[str, ...]:
+    """Every registered destination: what the trigger form offers before config/destinations.yaml exists."""
+    from retarget_pipeline.export import platforms
+
+    return platforms.names()
 
 
 def build_from_asset_events(events: Iterable[Any]) -> tuple[str | None, str | None]:
