@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from retarget_pipeline.errors import ParamError
+from retarget_pipeline.ingest.adapters import ADAPTERS  # the format registry: names only, no adapter imported
 from retarget_pipeline.lake import layout
 from retarget_pipeline.orchestration.locations import lake_root, landing_root
 
-INPUT_FORMATS: tuple[str, ...] = ("auto", "pixel", "segment", "snowplow", "nginx", "cloudfront")
+INPUT_FORMATS: tuple[str, ...] = ("auto", *ADAPTERS)
 
 
 def parse_hour(value: str, name: str) -> datetime:
