@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "retarget_pipeline.privacy.scan",
     "retarget_pipeline.download.cli",
     "retarget_pipeline.measure.cli",
+    "retarget_pipeline.measure.simulate_cli",
     "retarget_pipeline.bench.cli",
 )
 

@@ -75,7 +75,8 @@ def settings_from_args(args: argparse.Namespace) -> GeneratorSettings:
         start = dt.date.fromisoformat(args.start_date)
     except ValueError as exc:
         raise UsageError(f"--start-date: expected YYYY-MM-DD, got {args.start_date!r}") from exc
-    values = {f.name: getattr(args, f.name) for f in fields(GeneratorSettings) if f.name != "start_date"}
+    values = {f.name: getattr(args, f.name) for f in fields(GeneratorSettings) if hasattr(args, f.name)}
+    values.pop("start_date", None)
     try:
         return GeneratorSettings(start_date=start, **values).validate()
     except SettingsError as exc:

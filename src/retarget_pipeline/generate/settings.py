@@ -43,6 +43,9 @@ class GeneratorSettings:
     purchase_rate: float = 0.30
     ad_session_rate: float = 0.25
     compress_level: int = 6
+    # Seed of the people and the catalog when it differs from the traffic's ``seed``: ``retarget simulate``
+    # generates day by day (a new traffic seed each day) from one fixed population.
+    population_seed: int | None = None
 
     @property
     def visitor_pool(self) -> int:

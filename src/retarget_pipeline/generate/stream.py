@@ -74,16 +74,28 @@ class _Mix:
         stats[1] += 1
 
 
-def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
+@dataclass(frozen=True)
+class Boost:
+    """A planted treatment effect (``retarget simulate``): people owning one of ``devices`` (cookie ids an ad
+    platform was sent) buy ``factor`` times as often per cart (purchase rate x factor, capped at 1)."""
+
+    devices: frozenset[str]
+    factor: float
+
+
+def generate(settings: GeneratorSettings, sink: Sink, boost: Boost | None = None) -> Summary:
     """Write ``settings.events`` lines over ``settings.days`` days of received hours into ``sink``."""
     s = settings
     rng = random.Random(s.seed)
-    builder = SessionBuilder(rng, Catalog(s.products, s.zipf_exponent, s.seed), Funnel(s.cart_rate, s.purchase_rate))
+    population = s.seed if s.population_seed is None else s.population_seed
+    funnel = Funnel(s.cart_rate, s.purchase_rate)
+    builder = SessionBuilder(rng, Catalog(s.products, s.zipf_exponent, population), funnel)
+    boosted = Funnel(s.cart_rate, min(1.0, s.purchase_rate * boost.factor)) if boost is not None else funnel
     delivery = Delivery(rng, late_rate=s.late_rate, duplicate_rate=s.duplicate_rate, malformed_rate=s.malformed_rate)
     start_ms = int(s.start.timestamp() * 1000)
     hours = s.days * 24
     knobs = people.Knobs(
-        s.seed, s.registered_rate, s.second_device_rate, s.app_rate, s.consent_denied_rate, s.consent_flip_rate,
+        population, s.registered_rate, s.second_device_rate, s.app_rate, s.consent_denied_rate, s.consent_flip_rate,
         start_ms, hours * HOUR_MS,
     )  # fmt: skip
     weights = [DIURNAL[h % 24] * (1.15 if (s.start_date.weekday() * 24 + h) // 24 % 7 >= 5 else 1.0)
@@ -103,7 +115,7 @@ def generate(settings: GeneratorSettings, sink: Sink) -> Summary:
         while summary.lines < target:
             session_start = slice_start + int(rng.random() * _SLICE_MS)
             is_bot = rng.random() < mix.bot_probability()
-            events = _session(builder, rng, knobs, s, session_start, is_bot=is_bot)
+            events = _session(builder, rng, knobs, s, session_start, is_bot=is_bot, boost=boost, boosted=boosted)
             lines = delivery.deliver(events, may_be_late=not is_bot)[: s.events - summary.lines]
             mix.seen(bot=is_bot, lines=len(lines))
             for received, line in lines:
@@ -136,6 +148,8 @@ def _session(
     start_ms: int,
     *,
     is_bot: bool,
+    boost: Boost | None = None,
+    boosted: Funnel | None = None,
 ) -> list[Event]:
     if is_bot:
         return builder.bot_session(people.bot(rng), start_ms)
@@ -143,6 +157,12 @@ def _session(
     index = int(s.visitor_pool * rng.random() ** 1.8)
     person = people.person(index, knobs)
     device = person.devices[rng.randrange(len(person.devices))]
-    if rng.random() < s.ad_session_rate:
-        return builder.ad_exposure(person, device, start_ms)
-    return builder.shopping(person, device, start_ms)
+    usual = builder.funnel
+    if boost is not None and boosted is not None and any(d.anonymous_id in boost.devices for d in person.devices):
+        builder.funnel = boosted  # same draws, higher purchase probability
+    try:
+        if rng.random() < s.ad_session_rate:
+            return builder.ad_exposure(person, device, start_ms)
+        return builder.shopping(person, device, start_ms)
+    finally:
+        builder.funnel = usual
