@@ -29,7 +29,9 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(RUN)/python
 export PYSPARK_DRIVER_PYTHON := $(RUN)/python
 # Two pytest-xdist workers on 2 cores: 613 tests in 29 min against ~35 min in one process (2026-11-30); the
-# real-scheduler and Spark tests mostly wait on child processes, so two of them overlap well.
+# real-scheduler and Spark tests mostly wait on child processes, so two of them overlap well. --dist loadscope
+# sends each module to one worker, so a module-scoped fixture (an Airflow deployment, a dag.test() reference, a
+# simulation) is built once, not once per worker that happens to get one of its tests.
 TEST_WORKERS ?= 2
 
 .PHONY: help java install check lint typecheck test demo ui bench clean
@@ -58,7 +60,7 @@ check: install ## ruff (lint + format check) and mypy
 	$(RUN)/mypy
 
 test: install ## run the whole test suite (TEST_WORKERS=2 pytest-xdist workers; TEST_WORKERS=0: one process)
-	$(RUN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(RUN)/pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 demo: install ## generate a sample day of pixel logs and run the pipeline end to end through Airflow
 	$(RUN)/python $(ROOT)/scripts/demo.py

@@ -141,3 +141,58 @@ def test_sigkill_before_the_commit_keeps_the_previous_build(
     assert leftovers(out) == []
     stats = committed_stats(out, AS_OF)
     assert sorted((s, r["qualified"]) for s, r in stats.items()) == [("hostile_category", 1), ("viewers", 3)]
+
+
+def test_sigkill_after_the_state_commit_then_a_rerun_builds_the_new_day(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The incremental engine commits its state (segment_state/_current.json) before the segments. A build of a
+    new day killed between the two leaves state that already includes the day and no committed segments for it;
+    the re-run must find the state up to date ("no new events"), still write the new day's segments, and give
+    exactly what the same two builds give when nothing is killed (entered_at included: continuity)."""
+    from retarget_pipeline.segments import state
+    from retarget_pipeline.segments.build import build_segments
+
+    lake, out, scratch = tmp_path / "lake", tmp_path / "out", tmp_path / "scratch"
+    config = tmp_path / "segments.yaml"
+    config.write_text("version: 1\nsegments:\n  viewers: {template: product_viewers, holdout_pct: 0}\n")
+    conf = tmp_path / "spark.conf"
+    conf.write_text("spark.sql.shuffle.partitions 2\nspark.driver.memory 512m\n", encoding="utf-8")
+    schema = arrow_schema("lake_event")
+    data = pa.schema([f for f in schema if f.name not in ("event_date", "event_hour")])
+
+    def land(day: date, rows: list[dict[str, Any]]) -> None:
+        folder = lake / "events" / f"event_date={day.isoformat()}" / "event_hour=09"
+        folder.mkdir(parents=True)
+        table = pa.Table.from_pylist([{k: r[k] for k in data.names} for r in rows], schema=data)
+        pq.write_table(table, folder / "part-0.parquet")
+
+    day2 = AS_OF + timedelta(days=1)
+    land(AS_OF, [view(1, "anon-a", "shoes"), view(2, "anon-b", "hats")])
+    build_segments(spark, lake=str(lake), as_of=AS_OF, out=str(out), config_path=str(config))
+    late = view(3, "anon-c", "shoes")
+    late["event_time"] = late["received_time"] = datetime(2026, 11, 21, 9, 3, tzinfo=UTC)
+    land(day2, [late])
+
+    args = ["segments", "build", "--lake", str(lake), "--as-of", day2.isoformat(), "--out", str(out)]
+    env = {"RETARGET_SPARK_CONF": str(conf), "RETARGET_SPARK_MASTER": "local[1]"}
+    killed = cli(*args, "--config", str(config), env=env, crash_at="segments.manifest_written")
+    assert killed.returncode == SIGKILLED, killed.stderr[-3000:]
+    pointer = state.read_pointer(open_store(str(out)))
+    assert day2.isoformat() in pointer.days  # the state was committed with the new day ...
+    assert snapshots.current(open_store(str(out)), day2) is None  # ... the segments of that day were not
+
+    monkeypatch.setenv(STALE_ENV, "0")
+    summary = build_segments(spark, lake=str(lake), as_of=day2, out=str(out), config_path=str(config))
+    assert summary["state"]["reason"] == "no new events"  # the re-run reuses the killed build's state
+    for day in (AS_OF, day2):  # the same two builds, never killed, from a fresh output folder
+        build_segments(spark, lake=str(lake), as_of=day, out=str(scratch), config_path=str(config))
+
+    def rows(root: Path) -> list[tuple[Any, ...]]:
+        return sorted(
+            (r["segment"], tuple(r["anonymous_ids"]), r["exportable"], r["entered_at"])
+            for r in committed_rows(root, day2)
+        )
+
+    assert rows(out) == rows(scratch)
+    assert [ids for _, ids, _, _ in rows(out)] == [("anon-a",), ("anon-b",), ("anon-c",)]
