@@ -49,10 +49,10 @@ def destination_names(config_path: str | None = None) -> tuple[str, ...]:
 
 
 def fallback_destinations() -> tuple[str, ...]:
-    """Every registered destination: what the trigger form offers before config/destinations.yaml exists."""
-    from retarget_pipeline.export import platforms
-
-    return platforms.names()
+    """Every registered destination: what the trigger form offers before config/destinations.yaml exists. Spelled
+    here, not read from ``export/platforms/``, because a DAG file must not import a stage package at parse time;
+    tests/orchestration/test_tasks.py fails when it differs from the registry."""
+    return ("crm_csv", "dsp_device_list", "google_ads_customer_match", "meta_custom_audience")
 
 
 def build_from_asset_events(events: Iterable[Any]) -> tuple[str | None, str | None]:

@@ -77,5 +77,6 @@ def test_a_toy_format_is_one_class_plus_one_registry_line(tmp_path: Path, toy_fo
 
 
 def test_the_dag_form_offers_every_registered_format() -> None:
+    """The DAG file spells the names (it may not import the ingest package at parse time): same list."""
     assert INPUT_FORMATS == ("auto", *ADAPTERS)
     assert INPUT_FORMATS[:6] == ("auto", "pixel", "segment", "snowplow", "nginx", "cloudfront")
