@@ -7,7 +7,7 @@ import json
 import logging
 import shutil
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--per-day", type=int, default=200_000, help="events per day in the history scenario")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=3, help="days of traffic; as-of = the last day")
-    p.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 11, 20))
+    p.add_argument(
+        "--start-date",
+        type=date.fromisoformat,
+        default=None,
+        help="first day of traffic (default: 2026-11-20 for the N sizes; for --history, so that the last day is "
+        "yesterday UTC: a build's as-of date may not lie in the future)",
+    )
     p.set_defaults(func=run)
+
+
+SIZES_START = date(2026, 11, 20)  # the N-size runs: a fixed past date, so their data is reproducible
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -71,9 +80,8 @@ def run_history(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()  # the stages run with their work folder as cwd: relative paths would break
     work = Path(args.work) if args.work else out / "work-history"
     try:
-        results, summaries = bench_history(
-            work, histories=histories, per_day=args.per_day, seed=args.seed, start=args.start_date
-        )
+        start = args.start_date or datetime.now(UTC).date() - timedelta(days=max(histories))
+        results, summaries = bench_history(work, histories=histories, per_day=args.per_day, seed=args.seed, start=start)
     except BenchError as exc:
         print(f"retarget bench --history: {exc}", file=sys.stderr)
         return 1
@@ -113,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
     for n in sizes:
         work = work_root / f"n{n}"
         try:
-            stage_results, summary = bench_one(n, work, seed=args.seed, days=args.days, start=args.start_date)
+            stage_results, summary = bench_one(
+                n, work, seed=args.seed, days=args.days, start=args.start_date or SIZES_START
+            )
         except BenchError as exc:
             print(f"retarget bench: N={n}: {exc}", file=sys.stderr)
             status = 1
