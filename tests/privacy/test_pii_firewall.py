@@ -202,7 +202,11 @@ _PHONES = st.builds(
     st.integers(1_000_000_000, 9_999_999_999),
     st.sampled_from(["", " ", "-"]),
 )
-_IPS = st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *[st.integers(1, 254)] * 4)
+# 127.0.0.0/8 is this machine, never a visitor, and deliberately not a finding (Spark and Airflow log their bind
+# address): tests/privacy/test_log_scrubber.py asserts that; every other full address must be masked.
+_IPS = st.builds(
+    lambda a, b, c, d: f"{a}.{b}.{c}.{d}", st.integers(1, 254).filter(lambda a: a != 127), *[st.integers(1, 254)] * 3
+)
 
 
 def _card(digits: str) -> str:
