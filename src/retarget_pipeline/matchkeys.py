@@ -156,7 +156,7 @@ def mailbox_match_keys(raw: str) -> list[MatchKey]:
     of ``<local>@gmail.com`` and ``<local>@googlemail.com`` (Google drops periods, keeps a ``+suffix``) and
     UID2's of ``<local>@gmail.com`` (UID2 drops both). Empty for any other domain (its email_key is exact)."""
     box = mailbox(raw)
-    if box is None or canonical_email(raw) is None or not box.endswith("@gmail.com"):
+    if box is None or not box.endswith("@gmail.com"):
         return []
     local = box.rpartition("@")[0]
     return [

@@ -35,6 +35,15 @@ def run_report_key(as_of: str, run_id: str) -> str:
     return f"{RUNS}/audience_export-{as_of}-{run_id}.json"
 
 
+_RUN_REPORT = re.compile(r"/audience_export-(\d{4}-\d{2}-\d{2})-[^/]*\.json$")
+
+
+def run_report_as_of(key: str) -> str | None:
+    """The as-of date a run report's key (:func:`run_report_key`) names, or None for any other key."""
+    match = _RUN_REPORT.search(key)
+    return match.group(1) if match else None
+
+
 class DeliveryError(ValueError):
     """A manifest is malformed, or a requested delivery does not exist; the message names it."""
 

@@ -18,18 +18,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from retarget_pipeline.download.catalog import RUNS, Delivery
+from retarget_pipeline.download.catalog import RUNS, Delivery, run_report_as_of
 from retarget_pipeline.lake import layout
 from retarget_pipeline.quality.locations import AUDIENCES_SUITE
 from retarget_pipeline.storage import ObjectNotFoundError, Store
 
 log = logging.getLogger(__name__)
-_REPORT_NAME = re.compile(r"/audience_export-(\d{4}-\d{2}-\d{2})-[^/]*\.json$")  # catalog.run_report_key
 
 
 @dataclass(frozen=True)
@@ -92,9 +90,9 @@ def run_reports(store: Store) -> dict[str, dict[str, Any]]:
     date, not every run ever recorded."""
     by_day: dict[str, list[tuple[Any, str]]] = {}
     for info in store.list(f"{RUNS}/"):
-        match = _REPORT_NAME.search(info.key)
-        if match is not None:
-            by_day.setdefault(match.group(1), []).append((info.mtime, info.key))
+        day = run_report_as_of(info.key)
+        if day is not None:
+            by_day.setdefault(day, []).append((info.mtime, info.key))
     newest: dict[str, dict[str, Any]] = {}
     for day, candidates in by_day.items():
         for _, key in sorted(candidates, reverse=True):

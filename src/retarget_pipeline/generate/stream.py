@@ -90,7 +90,9 @@ def generate(settings: GeneratorSettings, sink: Sink, boost: Boost | None = None
     population = s.seed if s.population_seed is None else s.population_seed
     funnel = Funnel(s.cart_rate, s.purchase_rate)
     builder = SessionBuilder(rng, Catalog(s.products, s.zipf_exponent, population), funnel)
-    boosted = Funnel(s.cart_rate, min(1.0, s.purchase_rate * boost.factor)) if boost is not None else funnel
+    boosted = None
+    if boost is not None:
+        boosted = (boost.devices, Funnel(s.cart_rate, min(1.0, s.purchase_rate * boost.factor)))
     delivery = Delivery(rng, late_rate=s.late_rate, duplicate_rate=s.duplicate_rate, malformed_rate=s.malformed_rate)
     start_ms = int(s.start.timestamp() * 1000)
     hours = s.days * 24
@@ -115,7 +117,7 @@ def generate(settings: GeneratorSettings, sink: Sink, boost: Boost | None = None
         while summary.lines < target:
             session_start = slice_start + int(rng.random() * _SLICE_MS)
             is_bot = rng.random() < mix.bot_probability()
-            events = _session(builder, rng, knobs, s, session_start, is_bot=is_bot, boost=boost, boosted=boosted)
+            events = _session(builder, rng, knobs, s, session_start, is_bot=is_bot, boosted=boosted)
             lines = delivery.deliver(events, may_be_late=not is_bot)[: s.events - summary.lines]
             mix.seen(bot=is_bot, lines=len(lines))
             for received, line in lines:
@@ -148,8 +150,7 @@ def _session(
     start_ms: int,
     *,
     is_bot: bool,
-    boost: Boost | None = None,
-    boosted: Funnel | None = None,
+    boosted: tuple[frozenset[str], Funnel] | None = None,
 ) -> list[Event]:
     if is_bot:
         return builder.bot_session(people.bot(rng), start_ms)
@@ -158,8 +159,8 @@ def _session(
     person = people.person(index, knobs)
     device = person.devices[rng.randrange(len(person.devices))]
     usual = builder.funnel
-    if boost is not None and boosted is not None and any(d.anonymous_id in boost.devices for d in person.devices):
-        builder.funnel = boosted  # same draws, higher purchase probability
+    if boosted is not None and any(d.anonymous_id in boosted[0] for d in person.devices):
+        builder.funnel = boosted[1]  # same draws, higher purchase probability
     try:
         if rng.random() < s.ad_session_rate:
             return builder.ad_exposure(person, device, start_ms)

@@ -67,15 +67,6 @@ def spark_uri(root: str, *keys: str) -> str:
 # -- events ------------------------------------------------------------------------------------------------------
 
 
-def is_erasure_request(key: str) -> bool:
-    """A Parquet file of erasure_request rows: under ``_erasure/``, not in a folder or file named ``_``/``.``
-    (``_erasure/_audit/`` holds JSON records, ``_erasure/_mailbox/`` the ingest filter's Gmail mailboxes)."""
-    parts = key.split("/")
-    return (
-        parts[0] == ERASURE and key.endswith(".parquet") and not any(part.startswith(("_", ".")) for part in parts[1:])
-    )
-
-
 def events_day(day: date) -> str:
     return f"{EVENTS}/event_date={day.isoformat()}"
 
@@ -209,3 +200,15 @@ def partition_values(key: str) -> dict[str, str]:
         if sep:
             values[name] = value
     return values
+
+
+# -- erasure -----------------------------------------------------------------------------------------------------
+
+
+def is_erasure_request(key: str) -> bool:
+    """A Parquet file of erasure_request rows: under ``_erasure/``, not in a folder or file named ``_``/``.``
+    (``_erasure/_audit/`` holds JSON records, ``_erasure/_mailbox/`` the ingest filter's Gmail mailboxes)."""
+    parts = key.split("/")
+    return (
+        parts[0] == ERASURE and key.endswith(".parquet") and not any(part.startswith(("_", ".")) for part in parts[1:])
+    )

@@ -31,7 +31,7 @@ from retarget_pipeline.lake.files import Lake
 from retarget_pipeline.matchkeys import mailbox_match_keys
 
 log = logging.getLogger(__name__)
-ERASURE = "_erasure"
+ERASURE = layout.ERASURE
 AUDIT = f"{ERASURE}/_audit"
 LINKED = f"{ERASURE}/linked"
 # Keyed pseudonyms of a Gmail request's mailbox (Pseudonymiser kind "mailbox"): the ingest filter drops every
@@ -70,16 +70,23 @@ def pseudonyms(kind: IdKind, raw: str, keys: PseudonymKeys | None = None) -> lis
         raise ErasureError(f"--{kind.option.replace('_', '-')}: empty value")
     if kind.pseudonym_kind is None:
         return [value.lower() if kind.identifier_type == "advertising_id" else value]
-    config = keys or PseudonymKeys.from_env()
     out = set()
-    for version in config.keys:
-        key = Pseudonymiser(PseudonymKeys(current=version, keys=config.keys)).key(value, kind.pseudonym_kind)
+    for key in _per_key_version(value, kind.pseudonym_kind, keys):
         if key is None:
             raise ErasureError(
                 f"--{kind.option.replace('_', '-')}: not a valid {kind.pseudonym_kind.replace('_', ' ')}"
             )
         out.add(key)
     return sorted(out)
+
+
+def _per_key_version(value: str, pseudonym_kind: str, keys: PseudonymKeys | None = None) -> list[str | None]:
+    """``value``'s pseudonym of ``pseudonym_kind`` under every configured key version (None: not a valid one)."""
+    config = keys or PseudonymKeys.from_env()
+    return [
+        Pseudonymiser(PseudonymKeys(current=version, keys=config.keys)).key(value, pseudonym_kind)
+        for version in config.keys
+    ]
 
 
 def new_request_id(now: datetime) -> str:
@@ -104,7 +111,8 @@ def record_request(
     at = (now or datetime.now(UTC)).astimezone(UTC)
     request_id = new_request_id(at)
     variants: list[str] = []
-    if kind.pseudonym_kind == "email":  # another spelling of the same Gmail mailbox is the same person
+    gmail = kind.pseudonym_kind == "email" and bool(mailbox_match_keys(raw_value))
+    if gmail:  # another spelling of the same Gmail mailbox is the same person
         variants = [v for v in gmail_variant_keys(store, raw_value) if v not in values]
         _record_mailbox(store, raw_value, request_id, at)
     values = values + variants
@@ -159,17 +167,8 @@ def gmail_variant_keys(lake: Lake, raw: str) -> list[str]:
 
 
 def _record_mailbox(lake: Lake, raw: str, request_id: str, at: datetime) -> None:
-    """``_erasure/_mailbox/part-<request_id>.parquet``: the mailbox pseudonym per key version (Gmail only)."""
-    if not mailbox_match_keys(raw):
-        return
-    config = PseudonymKeys.from_env()
-    boxes = sorted(
-        {
-            v
-            for version in config.keys
-            if (v := Pseudonymiser(PseudonymKeys(current=version, keys=config.keys)).key(raw.strip(), "mailbox"))
-        }
-    )
+    """``_erasure/_mailbox/part-<request_id>.parquet``: the mailbox pseudonym per key version (a Gmail address)."""
+    boxes = sorted({v for v in _per_key_version(raw.strip(), "mailbox") if v})
     table = pa.table(
         {
             "identifier_value": pa.array(boxes, pa.string()),
